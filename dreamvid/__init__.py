@@ -1,0 +1,3 @@
+"""dreamvid: DeepDream for videos and animations."""
+
+__version__ = "0.1.0"

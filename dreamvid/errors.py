@@ -1,0 +1,32 @@
+"""The project's error types.
+
+Every error a user can cause is a :class:`DreamvidError`; its message is one line saying what was wrong
+and what to do. The CLI prints that line and exits non-zero; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class DreamvidError(Exception):
+    """Base class: a problem with the user's input, configuration or environment."""
+
+
+class ConfigError(DreamvidError):
+    """A preset, ``--set`` override or option value is malformed or out of range."""
+
+
+class ModelError(DreamvidError):
+    """An unknown model or layer, or weights that cannot be found or loaded."""
+
+
+class ObjectiveError(DreamvidError):
+    """A malformed objective string, or one naming an unknown layer, channel or class."""
+
+
+class InputError(DreamvidError):
+    """An input file that is missing, unreadable or not of the expected kind."""
+
+
+class OutputError(DreamvidError):
+    """An output path that cannot be written, or whose format is unknown."""
