@@ -1,0 +1,495 @@
+"""Still images at the boundary: read, write, convert, tile.
+
+Convention:
+    - A *frame* (what :func:`read_image` returns and :func:`write_image` takes) is a numpy array of shape
+      ``(H, W, 3)``, dtype ``uint8``, channels in **RGB** order.
+    - A *tensor* (what the dreaming code works on) is a ``torch.Tensor`` of shape ``(1, 3, H, W)``,
+      dtype ``float32``, channels in **RGB** order, values in ``[0, 1]``.
+    - OpenCV's BGR order exists only inside this module; nothing it returns is BGR.
+
+Reading accepts anything OpenCV decodes (JPEG, PNG, WebP, BMP, TIFF, ...): grayscale becomes three equal
+channels, an alpha channel is dropped (colour kept as stored, not composited), 16-bit samples are scaled
+to 8 bits with rounding (``v / 257``), float samples are taken as ``[0, 1]`` and clipped, and the EXIF
+orientation of photos is applied. Writing supports :data:`IMAGE_EXTENSIONS`, chosen by the (case-
+insensitive) extension, and is atomic: the target either gets the complete new image or is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from dreamvid.errors import ConfigError, InputError, OutputError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "check_output_path",
+    "contact_sheet",
+    "parse_size",
+    "read_image",
+    "to_image",
+    "to_tensor",
+    "write_image",
+]
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp"})
+"""Extensions :func:`write_image` can write (lower case, with the dot)."""
+
+MAX_SIZE = 16384
+"""Largest width or height :func:`parse_size` accepts."""
+
+# Decode flags: keep 16-bit/float depth and grayscale-ness (we convert them ourselves), let the decoder drop
+# alpha, and -- unlike IMREAD_UNCHANGED -- apply the EXIF orientation, so phone photos come out upright.
+_DECODE_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+
+_SHEET_GAP = 4
+_SHEET_BACKGROUND = (24, 24, 24)
+_SIZE_PATTERN = re.compile(r"\s*([0-9]+)\s*[xX*]\s*([0-9]+)\s*")
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a still image file as an RGB frame.
+
+    Args:
+        path: Any image file OpenCV can decode; non-ASCII names work.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 RGB array (see the module docstring for how grayscale, alpha, 16-bit and
+        float images are converted).
+
+    Raises:
+        InputError: The file is missing, a directory, empty, unreadable, or not a decodable image.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "red.png"
+        >>> write_image(path, np.full((2, 3, 3), (255, 0, 0), np.uint8))
+        >>> read_image(path)[0, 0].tolist()
+        [255, 0, 0]
+    """
+    data = _read_bytes(Path(path))
+    try:
+        decoded = cv2.imdecode(data, _DECODE_FLAGS)
+    except cv2.error:
+        decoded = None
+    if decoded is None:
+        raise InputError(f"cannot read {path} as an image (not a JPEG/PNG/WebP/BMP/TIFF?); check the file")
+    return _to_rgb8(decoded, path)
+
+
+def _read_bytes(path: Path) -> np.ndarray:
+    """Return the file's bytes as a uint8 array, turning every way that can fail into an InputError."""
+    if not path.exists():
+        raise InputError(f"input file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input path {path} is a directory, not an image file; give a file")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except PermissionError:
+        raise InputError(f"cannot read {path}: permission denied; check the file's permissions") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}; check the file") from None
+    if data.size == 0:
+        raise InputError(f"input file {path} is empty (0 bytes); check the file")
+    return data
+
+
+def _to_rgb8(decoded: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
+    """Convert what ``cv2.imdecode`` returned (gray or BGR, 8/16-bit or float) to ``(H, W, 3)`` uint8 RGB."""
+    if decoded.dtype == np.uint8:
+        pixels = decoded
+    elif decoded.dtype == np.uint16:
+        # round(v / 257): 65535 -> 255, 32896 -> 128; exact for integers since 257 is odd.
+        pixels = ((decoded.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif np.issubdtype(decoded.dtype, np.floating):
+        pixels = np.rint(np.clip(np.nan_to_num(decoded), 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        raise InputError(
+            f"cannot read {path}: unsupported sample type {decoded.dtype}; convert it to 8- or 16-bit first"
+        )
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 2:
+        return np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2))
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    if pixels.ndim == 3 and pixels.shape[2] == 4:  # only if a decoder ignored the flags
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    raise InputError(f"cannot read {path}: unsupported layout {decoded.shape}; convert it to RGB first")
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    *,
+    extensions: Collection[str] = IMAGE_EXTENSIONS,
+    inputs: Sequence[str | os.PathLike[str]] = (),
+) -> Path:
+    """Check up front, before any expensive work, that ``path`` can be written.
+
+    Args:
+        path: The output file.
+        extensions: Accepted extensions, lower case with the dot (compared case-insensitively).
+        inputs: Input files the output must not overwrite.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path` (not resolved).
+
+    Raises:
+        OutputError: Unknown extension, missing or unwritable parent directory, ``path`` is a directory, or
+            ``path`` is the same file as one of ``inputs``.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> check_output_path(folder / "out.PNG").name
+        'out.PNG'
+        >>> check_output_path(folder / "out.gif")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        dreamvid.errors.OutputError: unknown output format '.gif' ...
+    """
+    target = Path(path)
+    _check_extension(target, extensions)
+    _check_parent(target)
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {target.parent}: permission denied")
+    for source in inputs:
+        if _same_file(target, Path(source)):
+            raise OutputError(f"output path {target} is the same as the input; choose another name")
+    return target
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> None:
+    """Write an RGB frame atomically, in the format named by the file extension.
+
+    The image is encoded in memory, written to a hidden ``.NAME.XXXX.part`` file next to the target,
+    flushed to disk and renamed over the target. On any failure the part file is removed and the target
+    is left as it was (absent, or the old file).
+
+    Args:
+        path: Output file; its extension (one of :data:`IMAGE_EXTENSIONS`, any case) picks the format.
+        image: ``(H, W, 3)`` uint8 RGB array; it is not modified.
+        quality: JPEG/WebP quality, 1-100 (ignored for PNG, which is lossless).
+
+    Raises:
+        OutputError: Unknown extension, missing or unwritable directory, the target is a directory, or the
+            write failed (e.g. disk full). Raised before anything is written where it can be checked.
+        ConfigError: ``quality`` is outside 1-100.
+        TypeError: ``image`` is not a numpy array (a programming error).
+        ValueError: ``image`` has the wrong shape or dtype (a programming error).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "grey.jpg"
+        >>> write_image(path, np.full((8, 8, 3), 128, np.uint8), quality=90)
+        >>> read_image(path).shape
+        (8, 8, 3)
+    """
+    target = Path(path)
+    extension = _check_extension(target, IMAGE_EXTENSIONS)
+    _check_frame(image, "image")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ConfigError(f"expected an image quality from 1 to 100, got {quality!r}")
+    _check_parent(target)
+    ok, encoded = cv2.imencode(extension, cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR),
+                               _encode_params(extension, quality))
+    if not ok:
+        raise OutputError(f"cannot encode the image as {extension} for {target}")
+    _write_atomically(target, encoded.tobytes())
+
+
+def _check_extension(target: Path, extensions: Collection[str]) -> str:
+    """Return the lower-cased extension of ``target`` or raise if it is not one of ``extensions``."""
+    extension = target.suffix.lower()
+    accepted = {e.lower() for e in extensions}
+    if extension not in accepted:
+        shown = f"'{target.suffix}'" if target.suffix else "no extension"
+        raise OutputError(
+            f"unknown output format {shown} for {target}; use one of {', '.join(sorted(accepted))}"
+        )
+    return extension
+
+
+def _check_parent(target: Path) -> None:
+    """Raise if the target's directory is missing or the target itself is a directory."""
+    parent = target.parent
+    if not parent.exists():
+        raise OutputError(f"output directory does not exist: {parent}; create it first")
+    if not parent.is_dir():
+        raise OutputError(f"output directory {parent} is not a directory; choose another output path")
+    if target.is_dir():
+        raise OutputError(f"output path {target} is a directory; give a file name")
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    """True if ``target`` and ``source`` name the same file (hard links, symlinks and ``..`` included)."""
+    try:
+        if target.exists() and source.exists():
+            return os.path.samefile(target, source)
+    except OSError:
+        pass
+    return target.resolve() == source.resolve()
+
+
+def _encode_params(extension: str, quality: int) -> list[int]:
+    """OpenCV encoder parameters for ``extension``."""
+    if extension in (".jpg", ".jpeg"):
+        return [cv2.IMWRITE_JPEG_QUALITY, quality]
+    if extension == ".webp":
+        return [cv2.IMWRITE_WEBP_QUALITY, quality]
+    return []
+
+
+def _write_atomically(target: Path, payload: bytes) -> None:
+    """Write ``payload`` to a part file beside ``target``, fsync it and rename it over ``target``."""
+    part, fd = _create_part_file(target)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(part, target)
+    except BaseException as exc:
+        part.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise
+    _fsync_directory(target.parent)
+
+
+def _create_part_file(target: Path) -> tuple[Path, int]:
+    """Create a new, uniquely named part file beside ``target``; return its path and an open descriptor.
+
+    ``os.open`` with mode 0o666 (rather than ``tempfile``, which uses 0o600) so the finished image gets
+    the same permissions as any other new file under the user's umask.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+        try:
+            return part, os.open(part, flags, 0o666)
+        except FileExistsError:
+            continue
+        except PermissionError:
+            raise OutputError(f"cannot write to {target.parent}: permission denied") from None
+        except OSError as exc:
+            raise OutputError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
+    raise OutputError(f"cannot create a temporary file in {target.parent}; remove stale .part files")
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Best effort: make the rename itself durable. The image is already in place, so failures are ignored
+    (not every platform or filesystem can fsync a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------- conversions
+
+
+def to_tensor(image: np.ndarray, *, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Convert an RGB frame to a dreaming tensor.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB array; it is not modified and the result does not share its memory.
+        device: Where the tensor should live.
+
+    Returns:
+        A contiguous ``(1, 3, H, W)`` float32 RGB tensor with values ``image / 255``.
+
+    Raises:
+        TypeError: ``image`` is not a numpy array.
+        ValueError: ``image`` is not ``(H, W, 3)`` uint8.
+
+    Example:
+        >>> to_tensor(np.array([[[0, 51, 255]]], np.uint8)).flatten().tolist()
+        [0.0, 0.20000000298023224, 1.0]
+    """
+    _check_frame(image, "image")
+    source = np.require(image, requirements=["C", "W"])  # torch rejects negative strides, warns on read-only
+    pixels = torch.from_numpy(source).to(device).permute(2, 0, 1).unsqueeze(0)
+    # .to(float32) always copies (the dtype changes), so the in-place division never touches ``image``.
+    return pixels.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """Convert a dreaming tensor back to an RGB frame.
+
+    Args:
+        tensor: ``(1, 3, H, W)`` or ``(3, H, W)`` RGB, any floating dtype and device, nominally in
+            ``[0, 1]``. It is not modified; gradients are not tracked.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 RGB array: ``round(255 * x)`` after clamping to ``[0, 1]`` (NaN -> 0).
+
+    Raises:
+        TypeError: ``tensor`` is not a floating-point tensor.
+        ValueError: ``tensor`` does not have one of the shapes above.
+
+    Example:
+        >>> to_image(torch.tensor([[[0.0]], [[0.5]], [[1.2]]])).tolist()
+        [[[0, 128, 255]]]
+    """
+    if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+        got = tensor.dtype if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise TypeError(f"expected a floating-point tensor, got {got}")
+    if tensor.dim() == 4 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tensor.dim() != 3 or tensor.shape[0] != 3:
+        raise ValueError(f"expected a tensor of shape (1, 3, H, W) or (3, H, W), got {tuple(tensor.shape)}")
+    # ``mul`` (not ``mul_``) makes a new tensor, so the in-place ops below never touch ``tensor``.
+    scaled = tensor.detach().to(torch.float32).mul(255.0)
+    scaled.nan_to_num_(0.0).clamp_(0.0, 255.0).round_()
+    return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def _check_frame(image: object, name: str) -> None:
+    """Raise TypeError/ValueError unless ``image`` is a non-empty ``(H, W, 3)`` uint8 array."""
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"expected {name} to be a numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected {name} of shape (H, W, 3), got {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected {name} of dtype uint8, got {image.dtype}")
+
+
+# ------------------------------------------------------------------------------------------- utilities
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse a ``WIDTHxHEIGHT`` size such as ``640x360`` (also ``640X360`` or ``640*360``).
+
+    Args:
+        text: The size as typed by the user.
+
+    Returns:
+        ``(width, height)``, each from 1 to :data:`MAX_SIZE`.
+
+    Raises:
+        ConfigError: The text is not a size, or a side is out of range.
+
+    Example:
+        >>> parse_size("640x360")
+        (640, 360)
+    """
+    match = _SIZE_PATTERN.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(f"expected a size like 640x360, got {text!r}")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (1 <= width <= MAX_SIZE and 1 <= height <= MAX_SIZE):
+        raise ConfigError(f"expected each side of the size from 1 to {MAX_SIZE}, got {text!r}")
+    return width, height
+
+
+def contact_sheet(
+    images: Sequence[np.ndarray],
+    *,
+    columns: int = 4,
+    width: int = 1600,
+    labels: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Tile frames into one sheet for previews and side-by-side comparisons.
+
+    Every frame is resized to a common cell width, keeping its aspect ratio (``INTER_AREA`` when
+    shrinking, ``INTER_LINEAR`` when enlarging), and placed left to right, top to bottom, with a
+    4-pixel dark gap around cells. Labels, if given, are drawn in white with a black outline in a
+    strip under each cell (Hershey font: ASCII only; long labels are cut to fit).
+
+    Args:
+        images: ``(H, W, 3)`` uint8 RGB frames, at least one; sizes may differ. Not modified.
+        columns: Cells per row (fewer if there are fewer images).
+        width: Width of the whole sheet in pixels.
+        labels: One caption per image, or None.
+
+    Returns:
+        A new ``(sheet_height, width, 3)`` uint8 RGB array.
+
+    Raises:
+        TypeError/ValueError: Empty ``images``, a frame that is not ``(H, W, 3)`` uint8, a label count that
+            differs from the image count, or ``columns``/``width`` too small (programming errors).
+
+    Example:
+        >>> frames = [np.zeros((90, 160, 3), np.uint8)] * 3
+        >>> contact_sheet(frames, columns=2, width=332).shape
+        (192, 332, 3)
+    """
+    if len(images) == 0:
+        raise ValueError("expected at least one image for the contact sheet, got none")
+    for index, image in enumerate(images):
+        _check_frame(image, f"images[{index}]")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"expected {len(images)} labels (one per image), got {len(labels)}")
+    if columns < 1:
+        raise ValueError(f"expected columns >= 1, got {columns}")
+    columns = min(columns, len(images))
+    cell_width = (width - _SHEET_GAP * (columns + 1)) // columns
+    if cell_width < 1:
+        minimum = columns + _SHEET_GAP * (columns + 1)
+        raise ValueError(f"expected a sheet width of at least {minimum}, got {width}")
+
+    cells = [_fit_width(image, cell_width) for image in images]
+    font_scale, label_height = _label_metrics(cell_width) if labels is not None else (0.0, 0)
+    rows = [cells[start:start + columns] for start in range(0, len(cells), columns)]
+    row_heights = [max(cell.shape[0] for cell in row) + label_height for row in rows]
+    sheet = np.empty((sum(row_heights) + _SHEET_GAP * (len(rows) + 1), width, 3), np.uint8)
+    sheet[:] = _SHEET_BACKGROUND
+
+    top = _SHEET_GAP
+    for row_index, (row, row_height) in enumerate(zip(rows, row_heights)):
+        for column, cell in enumerate(row):
+            left = _SHEET_GAP + column * (cell_width + _SHEET_GAP)
+            sheet[top:top + cell.shape[0], left:left + cell_width] = cell
+            if labels is not None:
+                text = labels[row_index * columns + column]
+                baseline_y = top + row_height - max(2, label_height // 4)
+                _draw_label(sheet, text, (left + 2, baseline_y), font_scale, cell_width - 4)
+        top += row_height + _SHEET_GAP
+    return sheet
+
+
+def _fit_width(image: np.ndarray, cell_width: int) -> np.ndarray:
+    """Resize ``image`` to ``cell_width`` columns, keeping the aspect ratio."""
+    height, width = image.shape[:2]
+    if width == cell_width:
+        return image
+    cell_height = max(1, round(height * cell_width / width))
+    interpolation = cv2.INTER_AREA if cell_width < width else cv2.INTER_LINEAR
+    return cv2.resize(image, (cell_width, cell_height), interpolation=interpolation)
+
+
+def _label_metrics(cell_width: int) -> tuple[float, int]:
+    """Font scale and label-strip height for a cell width."""
+    scale = min(1.0, max(0.35, cell_width / 500))
+    (_, text_height), baseline = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    return scale, text_height + baseline + 8
+
+
+def _draw_label(sheet: np.ndarray, text: str, origin: tuple[int, int], scale: float, max_width: int) -> None:
+    """Draw ``text`` (cut to ``max_width`` pixels) in white with a black outline at ``origin``."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    text = text.encode("ascii", "replace").decode("ascii")
+    while text and cv2.getTextSize(text, font, scale, 1)[0][0] > max_width:
+        text = text[:-1]
+    cv2.putText(sheet, text, origin, font, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(sheet, text, origin, font, scale, (255, 255, 255), 1, cv2.LINE_AA)
