@@ -93,6 +93,8 @@ class DreamConfig:
         jitter: Maximum circular roll in pixels, 0 to 512.
         smooth: Gaussian blur sigma (pixels) applied to the gradient; 0 is off; at most 20.
         tv: Total-variation prior weight, 0 to 100.
+        lapnorm: Laplacian-pyramid bands the gradient is normalised over (a prior that grows large
+            structure first, for dreaming from noise); 0 or 1 is off, at most 8.
         scale_jitter: Random rescale by ±this fraction each step, 0 to 0.5.
         rotate_jitter: Random rotation by ±this many degrees each step, 0 to 45.
         max_size: Longest side the dream runs at; 0 is full size, else 32 to 16384.
@@ -110,6 +112,7 @@ class DreamConfig:
     jitter: int = 32
     smooth: float = 0.0
     tv: float = 0.0
+    lapnorm: int = 0
     scale_jitter: float = 0.0
     rotate_jitter: float = 0.0
     max_size: int = 0
@@ -123,6 +126,7 @@ class DreamConfig:
         _check_int(self, "jitter", 0, 512)
         _check_number(self, "smooth", 0, 20)
         _check_number(self, "tv", 0, 100)
+        _check_int(self, "lapnorm", 0, 8)
         _check_number(self, "scale_jitter", 0, 0.5)
         _check_number(self, "rotate_jitter", 0, 45)
         max_size_expected = "0 (full size) or an integer from 32 to 16384"

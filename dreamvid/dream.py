@@ -8,7 +8,8 @@ Algorithm (google/deepdream notebook, 2015): gradient ascent on the input pixels
 frozen, over an octave pyramid worked from the smallest level up, carrying only the added detail
 (``dreamed − base``) to the next level. Each step rolls the image by a random offset (jitter), optionally
 scales and rotates it a little (transform robustness, for dreaming from noise), backpropagates the
-objective to the input, optionally blurs the gradient, normalises it by its mean absolute value,
+objective to the input, optionally blurs the gradient and balances its frequency bands (Laplacian
+pyramid normalisation, for dreaming from noise), normalises it by its mean absolute value,
 takes ``x += step_size · g / mean|g|`` and clamps to [0, 1].
 
 Speed: the forward pass stops at the deepest layer the objective reads (see
@@ -122,6 +123,27 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(out, (0, 0, pad_y, pad_y), mode="reflect"), ky / ky.sum(), groups=c)
 
 
+def laplacian_normalize(grad: torch.Tensor, levels: int) -> torch.Tensor:
+    """Split ``grad`` into a Laplacian pyramid of ``levels`` bands, scale each band to unit std, merge.
+
+    Boosts the low frequencies of the gradient so structure grows before texture (the "lapnorm" of the
+    DeepDream notebook); ``levels <= 1`` returns the input.
+    """
+    if levels <= 1:
+        return grad
+    bands, x = [], grad
+    for _ in range(levels - 1):
+        if min(x.shape[-2:]) < 4:
+            break
+        low = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+        bands.append(x - F.interpolate(low, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        x = low
+    out = x / (x.std() + 1e-8)
+    for band in reversed(bands):
+        out = F.interpolate(out, size=band.shape[-2:], mode="bilinear", align_corners=False) + band / (band.std() + 1e-8)
+    return out
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels (a smoothness prior)."""
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
@@ -191,6 +213,7 @@ def ascent_step(
         loss = loss - settings.tv * total_variation(leaf)
     (grad,) = torch.autograd.grad(loss, leaf)
     grad = gaussian_blur(grad.float(), settings.smooth)
+    grad = laplacian_normalize(grad, settings.lapnorm)
     grad = grad / (grad.abs().mean() + 1e-8)
     if weight is not None:
         grad = grad * weight
