@@ -117,10 +117,12 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     c = image.shape[1]
     pad_x = min(radius, image.shape[-1] - 1)
     pad_y = min(radius, image.shape[-2] - 1)
-    kx = kernel[radius - pad_x : radius + pad_x + 1].view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    ky = kernel[radius - pad_y : radius + pad_y + 1].view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    out = F.conv2d(F.pad(image, (pad_x, pad_x, 0, 0), mode="reflect"), kx / kx.sum(), groups=c)
-    return F.conv2d(F.pad(out, (0, 0, pad_y, pad_y), mode="reflect"), ky / ky.sum(), groups=c)
+    kx = kernel[radius - pad_x : radius + pad_x + 1]
+    ky = kernel[radius - pad_y : radius + pad_y + 1]
+    kx = (kx / kx.sum()).view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+    ky = (ky / ky.sum()).view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+    out = F.conv2d(F.pad(image, (pad_x, pad_x, 0, 0), mode="reflect"), kx, groups=c)
+    return F.conv2d(F.pad(out, (0, 0, pad_y, pad_y), mode="reflect"), ky, groups=c)
 
 
 def laplacian_normalize(grad: torch.Tensor, levels: int) -> torch.Tensor:

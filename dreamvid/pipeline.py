@@ -1,0 +1,121 @@
+"""Renders: ``(config, input, output) → file``. Wires the reader, model, objective, engine and writer together.
+
+The CLI calls one function here per command; each validates what it can (output path, device,
+objective) before any expensive work, reports progress through a callback and never prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import dreamvid
+from dreamvid.config import Config, config_to_dict, save_config_json
+from dreamvid.dream import Progress, dream, noise_image, resolve_device, resolve_precision
+from dreamvid.images import check_output_path, read_image, to_image, to_tensor, write_image
+from dreamvid.models import FeatureModel, load_model
+from dreamvid.objectives import Objective, parse_objective
+
+log = logging.getLogger(__name__)
+
+GUIDE_MAX_SIDE = 512
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A loaded model and parsed objective on a device, ready to dream."""
+
+    model: FeatureModel
+    objective: Objective
+    device: torch.device
+
+
+def sidecar_path(output: Path) -> Path:
+    """Where the resolved config of ``output`` is saved: ``OUTPUT.json`` beside it (``cat.png.json``)."""
+    return output.with_name(output.name + ".json")
+
+
+def build_engine(config: Config) -> Engine:
+    """Resolve the device and precision, load the model and parse the objective.
+
+    Raises:
+        ConfigError, ModelError, ObjectiveError, InputError: with a one-line message.
+    """
+    device = resolve_device(config.run.device)
+    resolve_precision(config.run.precision, device)
+    model = load_model(config.model.name, weights=config.model.weights or None, device=device)
+
+    def guide_features(path: str, layer: str) -> torch.Tensor:
+        guide = to_tensor(read_image(path), device=device)
+        scale = GUIDE_MAX_SIDE / max(guide.shape[-2:])
+        if scale < 1:
+            size = (max(1, round(guide.shape[-2] * scale)), max(1, round(guide.shape[-1] * scale)))
+            guide = F.interpolate(guide, size=size, mode="bilinear", antialias=True, align_corners=False)
+        with torch.no_grad():
+            return model(guide, [layer])[layer]
+
+    objective = parse_objective(
+        config.dream.objective,
+        default_layer=model.default_layer,
+        layers=model.channels,
+        categories=model.categories,
+        guide_features=guide_features,
+    )
+    return Engine(model, objective, device)
+
+
+def dream_image(
+    config: Config,
+    output: str | os.PathLike,
+    *,
+    input: str | os.PathLike | None = None,
+    noise_size: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Dream a picture (or noise of ``noise_size`` = (width, height)) and write it to ``output``.
+
+    The output appears only when complete; the resolved config is saved beside it as ``OUTPUT.json``.
+
+    Returns:
+        The output path.
+
+    Example:
+        >>> from dreamvid.config import load_config
+        >>> dream_image(load_config("subtle"), "out.png", input="cat.jpg")  # doctest: +SKIP
+        PosixPath('out.png')
+    """
+    if (input is None) == (noise_size is None):
+        raise ValueError("give exactly one of input and noise_size")
+    out = check_output_path(output, inputs=[input] if input is not None else [])
+    image = read_image(input) if input is not None else None
+    engine = build_engine(config)
+    generator = torch.Generator().manual_seed(config.run.seed)
+    if image is not None:
+        start = to_tensor(image, device=engine.device)
+    else:
+        width, height = noise_size  # type: ignore[misc]
+        start = noise_image(width, height, generator=generator, device=engine.device)
+    result = dream(start, engine.model, engine.objective, config.dream, generator=generator,
+                   precision=config.run.precision, progress=progress)
+    info = {
+        "dreamvid": dreamvid.__version__,
+        "input": str(input) if input is not None else f"noise {noise_size[0]}x{noise_size[1]}",  # type: ignore[index]
+        "output": str(out),
+        "device": str(engine.device),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+    }
+    save_config_json(config, sidecar_path(out), extra=info)
+    try:
+        write_image(out, to_image(result))
+    except BaseException:
+        sidecar_path(out).unlink(missing_ok=True)
+        raise
+    log.debug("resolved config: %s", config_to_dict(config))
+    return out
