@@ -168,6 +168,55 @@ class RunConfig:
             _fail(self, "precision", f"one of {_quoted(_PRECISIONS)}", repr(self.precision))
 
 
+_COHERENCE = ("flow", "blend", "none")
+_FLOWS = ("dis", "dis-fast", "farneback")
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """The ``[video]`` table: how consecutive frames are tied together, and the encoding.
+
+    Args:
+        coherence: ``"flow"`` seeds each frame with the previous dream's detail moved by optical flow
+            where the flow is reliable; ``"blend"`` mixes the previous dreamed frame into the current one
+            (the peers' method); ``"none"`` dreams every frame on its own.
+        flow: Optical-flow method: ``"dis"`` (OpenCV DIS, medium), ``"dis-fast"`` or ``"farneback"``.
+        carry: How much of the warped previous detail seeds the next frame (δ), 0 to 1.
+        blend: Weight of the raw current frame in ``blend`` mode, 0 to 1 (peers use 0.5).
+        seeded_octaves: Octaves for frames seeded from the previous one, 1 to 12.
+        seeded_steps: Steps per octave for seeded frames, 0 to 1000; cold frames (the first, and after
+            a scene cut) use ``[dream]``'s full schedule.
+        scene_cuts: Detect cuts and restart the chain with a cold frame there.
+        crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
+
+    Example:
+        >>> VideoConfig(coherence="none").coherence
+        'none'
+    """
+
+    coherence: str = "flow"
+    flow: str = "dis"
+    carry: float = 1.0
+    blend: float = 0.5
+    seeded_octaves: int = 2
+    seeded_steps: int = 3
+    scene_cuts: bool = True
+    crf: int = 18
+
+    def __post_init__(self) -> None:
+        for key, choices in (("coherence", _COHERENCE), ("flow", _FLOWS)):
+            _check_str(self, key)
+            if getattr(self, key) not in choices:
+                _fail(self, key, f"one of {_quoted(choices)}", repr(getattr(self, key)))
+        _check_number(self, "carry", 0, 1)
+        _check_number(self, "blend", 0, 1)
+        _check_int(self, "seeded_octaves", 1, 12)
+        _check_int(self, "seeded_steps", 0, 1000)
+        if not isinstance(self.scene_cuts, bool):
+            _fail(self, "scene_cuts", "true or false", _typed(self.scene_cuts))
+        _check_int(self, "crf", 0, 51)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration: one field per TOML table, named as the table.
@@ -180,6 +229,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     dream: DreamConfig = field(default_factory=DreamConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
 
     def __post_init__(self) -> None:
         for name, table_type in _tables().items():

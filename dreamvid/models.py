@@ -363,7 +363,11 @@ def _torchvision_state_dict(name: str, tv_name: str, allow_download: bool) -> di
 
 
 def _load_weights(name: str, net: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    result = net.load_state_dict(state, strict=False)
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches raise even with strict=False
+        detail = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), "shapes differ")
+        raise ModelError(f"weights from {source} do not fit model {name} ({detail}); use a state dict saved from that model") from exc
     # Auxiliary classifiers (GoogLeNet, Inception v3) are dropped after loading, so they may be absent.
     missing = [k for k in result.missing_keys if not k.startswith(("aux", "AuxLogits"))]
     unexpected = [k for k in result.unexpected_keys if not k.startswith(("aux", "AuxLogits"))]
@@ -434,7 +438,7 @@ def list_layers(name: str = DEFAULT_MODEL) -> list[LayerInfo]:
         for stage_name, stage in model._stages:
             x = stage(x)
             if not stage_name.startswith("_"):
-                stride = size // x.shape[-1] if x.ndim == 4 else 0
+                stride = 2 ** round(math.log2(size / x.shape[-1])) if x.ndim == 4 else 0  # 299/17 is stride 16
                 note = "recommended" if stage_name == spec.default_layer else ""
                 infos.append(LayerInfo(stage_name, int(x.shape[1]), stride, note))
     return infos

@@ -68,7 +68,8 @@ class Objective:
         if not isinstance(other, (int, float)) or isinstance(other, bool):
             return NotImplemented
         weight = float(other)
-        return Objective(lambda a: weight * self(a), self.layers, f"{weight:g}*{self.description}")
+        scaled = f"({self.description})" if " + " in self.description else self.description  # 2*(a + b)
+        return Objective(lambda a: weight * self(a), self.layers, f"{weight:g}*{scaled}")
 
     __rmul__ = __mul__
 
@@ -121,7 +122,7 @@ def find_class(label: str, categories: Sequence[str]) -> int:
     raise ObjectiveError(f"unknown ImageNet class '{label}'; {hint}use a name such as 'banana' or an index 0-999")
 
 
-_TERM = re.compile(r"^\s*(?:(?P<weight>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*\*\s*)?(?P<atom>.+?)\s*$")
+_TERM = re.compile(r"^\s*(?:(?P<weight>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*\*\s*)?(?P<atom>\S.*?)\s*$")
 
 
 def parse_objective(

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install dreamvid into .venv and render the demo into ./demo/ with the embedded model (no download).
+source "$(dirname "$0")/_python.sh"
+ensure_venv demo
+export DREAMVID_OFFLINE=1
+dreamvid=.venv/bin/dreamvid
+mkdir -p demo/input
+start=$SECONDS
+
+# Sample photographs that ship with scikit-image.
+.venv/bin/python - <<'PY'
+from skimage import data
+from dreamvid.images import write_image
+for name in ("chelsea", "astronaut", "coffee"):
+    write_image(f"demo/input/{name}.png", getattr(data, name)())
+PY
+
+echo "1/4 classic DeepDream on a photograph (eyes and dog faces)" >&2
+$dreamvid image demo/input/chelsea.png -o demo/chelsea-classic.jpg --preset classic
+echo "2/4 early-layer textures" >&2
+$dreamvid image demo/input/astronaut.png -o demo/astronaut-textures.jpg --preset textures
+echo "3/4 a single channel of a deeper block" >&2
+$dreamvid image demo/input/coffee.png -o demo/coffee-b12-channel.jpg --preset classic --objective "b12:40"
+echo "4/4 a class visualisation painted from noise" >&2
+$dreamvid image --from-noise 384x384 -o demo/banana-from-noise.png --preset from-noise
+
+.venv/bin/python - <<'PY'
+from dreamvid.images import contact_sheet, read_image, write_image
+pairs = [("input/chelsea.png", "chelsea-classic.jpg"), ("input/astronaut.png", "astronaut-textures.jpg"),
+         ("input/coffee.png", "coffee-b12-channel.jpg")]
+images, labels = [], []
+for a, b in pairs:
+    images += [read_image(f"demo/{a}"), read_image(f"demo/{b}")]
+    labels += [a, b]
+images.append(read_image("demo/banana-from-noise.png"))
+labels.append("banana-from-noise.png")
+write_image("demo/sheet.png", contact_sheet(images, columns=4, width=1600, labels=labels))
+PY
+echo "demo rendered in $((SECONDS - start)) s: see demo/ (demo/sheet.png shows them all)" >&2
