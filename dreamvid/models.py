@@ -66,14 +66,27 @@ _BN_EPS = 1e-3
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow "same" padding: output size ``ceil(input / stride)``, extra pad bottom-right."""
+    """Conv2d with TensorFlow "same" padding: output size ``ceil(input / stride)``, extra pad bottom-right.
+
+    Symmetric padding (always so at stride 1) is left to the convolution, which avoids a padded copy.
+    Under CPU autocast a strided depthwise convolution runs in fp32: oneDNN's bf16 backward pass for it
+    is several times slower than fp32 (docs/benchmarks.md).
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = []
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and self.groups > 1 and max(self.stride) > 1:
+            with torch.autocast("cpu", enabled=False):
+                return self._same_conv(x.to(self.weight.dtype))
+        return self._same_conv(x)
+
+    def _same_conv(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []  # left, right, top, bottom
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
-        return super().forward(F.pad(x, pads))
+        if pads[0] == pads[1] and pads[2] == pads[3]:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:

@@ -184,6 +184,8 @@ def _parse_atom(
     categories: Sequence[str],
     guide_features: Callable[[str, str], torch.Tensor] | None,
 ) -> Objective:
+    if "*" in atom:
+        raise ObjectiveError(f"malformed term '{atom}'; write a weighted term as NUMBER*TERM, e.g. 0.5*b8")
     if atom.startswith("class:"):
         index = find_class(atom[len("class:"):], categories)
         return class_logit(index, categories[index])

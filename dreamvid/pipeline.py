@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -119,3 +122,71 @@ def dream_image(
         raise
     log.debug("resolved config: %s", config_to_dict(config))
     return out
+
+
+@dataclass(frozen=True)
+class FrameReport:
+    """What happened to one video frame: its index, how it was seeded and how long it took."""
+
+    index: int
+    seeded: bool
+    scene_cut: bool
+    seconds: float
+
+
+def dream_frames(
+    frames: Iterable[np.ndarray],
+    engine: Engine,
+    config: Config,
+    *,
+    generator: torch.Generator,
+    report: Callable[[FrameReport], None] | None = None,
+) -> Iterator[np.ndarray]:
+    """Dream a stream of frames, tying each to the last as ``config.video.coherence`` says.
+
+    ``flow`` (default): ``I_t = F_t + carry · c ⊙ warp(D_{t−1} − F_{t−1}, b)``: only the hallucinated
+    detail moves, with the backward flow ``b`` of the source frames, and only where the flow is
+    reliable (``c``, the forward–backward consistency mask); disoccluded regions are dreamed fresh.
+    Seeded frames already carry the dream, so they get the cheaper ``seeded_octaves × seeded_steps``
+    schedule; the first frame and frames after a scene cut get ``[dream]``'s full schedule.
+    ``blend``: ``I_t = (1 − blend) · D_{t−1} + blend · F_t`` dreamed with the full schedule (the peers'
+    method). ``none``: every frame dreamed on its own.
+
+    Args:
+        frames: ``(H, W, 3)`` uint8 RGB frames, all the same size.
+        engine: model, objective and device from :func:`build_engine`.
+        config: the resolved configuration.
+        generator: random source; the same seed gives the same video on CPU.
+        report: called with a :class:`FrameReport` after each frame.
+
+    Yields:
+        The dreamed frames, ``(H, W, 3)`` uint8 RGB, frame t for input frame t.
+    """
+    from dreamvid.flow import make_flow, reliability, scene_cut, warp
+
+    video = config.video
+    cold = config.dream
+    seeded = replace(cold, octaves=video.seeded_octaves, steps=video.seeded_steps)
+    flow = make_flow(video.flow) if video.coherence == "flow" else None
+    prev_frame: np.ndarray | None = None
+    prev_source = prev_dream = None  # float32 (H, W, 3) in [0, 1]
+    for index, frame in enumerate(frames):
+        started = time.perf_counter()
+        source = frame.astype(np.float32) / 255.0
+        seed, settings, cut = source, cold, False
+        if prev_frame is not None and video.coherence == "blend":
+            seed = (1 - video.blend) * prev_dream + video.blend * source
+        elif prev_frame is not None and flow is not None:
+            backward = flow(frame, prev_frame)
+            cut = video.scene_cuts and scene_cut(frame, prev_frame, backward)
+            if not cut:
+                mask = reliability(backward, flow(prev_frame, frame))[..., None]
+                carried = warp(prev_dream - prev_source, backward)
+                seed, settings = np.clip(source + video.carry * mask * carried, 0, 1), seeded
+        x = torch.from_numpy(np.ascontiguousarray(seed)).permute(2, 0, 1)[None].to(engine.device)
+        out = dream(x, engine.model, engine.objective, settings, generator=generator, precision=config.run.precision)
+        dreamed = out[0].permute(1, 2, 0).float().cpu().numpy()
+        prev_frame, prev_source, prev_dream = frame, source, dreamed
+        if report is not None:
+            report(FrameReport(index, settings is seeded, cut, time.perf_counter() - started))
+        yield np.clip(dreamed * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -340,3 +340,9 @@ class TestParseErrors:
     def test_guide_without_guide_features(self) -> None:
         with raises_objective("guide objectives need a model to compute the guide's features"):
             parse("guide:pic.png")
+
+
+@pytest.mark.parametrize("text", ["0.5*", "b4*0.5", "x*b4"])
+def test_malformed_weight_is_named(text):
+    with pytest.raises(ObjectiveError, match="malformed term .*NUMBER\\*TERM"):
+        parse_objective(text, default_layer="b4", layers={"b4": 24}, categories=[])
