@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,25 +74,44 @@ def _errors(debug: bool) -> Iterator[None]:
 
 
 class _Bar:
-    """A progress callback that draws a bar on stderr with steps done, rate and ETA."""
+    """A progress callback drawing ``label [####  ] done/total unit  rate/s  ETA`` on stderr.
 
-    def __init__(self, label: str, unit: str = "steps") -> None:
-        self.label, self.unit = label, unit
-        self._bar = None
-        self._done = 0
+    On a terminal the line redraws in place; otherwise a line is printed at every tenth of the work.
+    """
+
+    def __init__(self, label: str, unit: str = "steps", width: int = 24) -> None:
+        self.label, self.unit, self.width = label, unit, width
+        self._start: float | None = None
+        self._tty = sys.stderr.isatty()
+        self._last_tenth = -1
 
     def __call__(self, done: int, total: int) -> None:
-        if self._bar is None:
-            self._bar = typer.progressbar(length=total, label=self.label, file=sys.stderr,
-                                          show_eta=True, show_percent=True, show_pos=True)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+            if done == 0:
+                return
+        elapsed = max(now - self._start, 1e-9)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate > 0 else 0.0
+        filled = int(self.width * done / max(total, 1))
+        line = (f"{self.label} [{'#' * filled}{' ' * (self.width - filled)}] {done}/{total} {self.unit}  "
+                f"{rate:.2f} {self.unit}/s  ETA {_duration(eta)}")
+        if self._tty:
+            sys.stderr.write("\r" + line)
+            sys.stderr.flush()
+        elif done * 10 // max(total, 1) > self._last_tenth or done == total:
+            self._last_tenth = done * 10 // max(total, 1)
+            sys.stderr.write(line + "\n")
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+        if self._tty and self._start is not None:
+            sys.stderr.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 @app.command()
@@ -124,12 +144,77 @@ def image(
         noise_size = parse_size(from_noise) if from_noise is not None else None
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                 seed=seed, device=device))
-        bar = _Bar("dreaming")
+        bar = _Bar("dreaming", "steps")
         try:
             out = dream_image(config, output, input=input, noise_size=noise_size, progress=bar)
         finally:
             bar.close()
         typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def video(
+    input: Annotated[Path, typer.Argument(help="Clip to dream: anything ffmpeg reads (MP4, MOV, MKV, WebM, GIF ...).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output: .mp4, .webm, .gif, or a folder for PNG frames.")],
+    preset: PresetOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    objective: ObjectiveOpt = None,
+    coherence: Annotated[Optional[str], typer.Option("--coherence", help="flow (default): the dream moves with the scene; blend: mix in the previous dreamed frame (peers' method); none: every frame on its own.")] = None,
+    start: Annotated[float, typer.Option("--start", help="Start this many seconds into the clip.")] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Render this many seconds.")] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Render this many frames.")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", help="Downscale to this width (height keeps the aspect).")] = None,
+    preview: Annotated[Optional[Path], typer.Option("--preview", help="Also write a contact sheet PNG of sampled output frames.")] = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Dream a video clip; the dream sticks to the scene and the sound is kept.
+
+    Example: dreamvid video clip.mp4 -o dream.mp4 --preset video --width 640 --preview sheet.png
+    """
+    from dreamvid.config import load_config
+    from dreamvid.pipeline import dream_video
+
+    with _errors(debug):
+        sets = list(set_ or []) + ([f"video.coherence={_toml_string(coherence)}"] if coherence is not None else [])
+        config = load_config(preset, _overrides(sets, model=model, weights=weights, objective=objective,
+                                                seed=seed, device=device))
+        bar = _Bar("dreaming", "frames")
+        try:
+            out = dream_video(config, input, output, start=start, duration=duration, frames=frames, width=width,
+                              preview=preview, progress=bar)
+        finally:
+            bar.close()
+        typer.echo(f"wrote {out}", err=True)
+
+
+@app.command()
+def metrics(
+    input: Annotated[Path, typer.Argument(help="The source clip.")],
+    output: Annotated[Path, typer.Argument(help="The dreamed clip made from it (same frames, same size).")],
+    flow: Annotated[str, typer.Option("--flow", help="Optical flow for the measurement: dis, dis-fast or farneback.")] = "dis",
+    debug: DebugOpt = False,
+) -> None:
+    """Measure temporal coherence: hallucination flicker, warping error and dream strength.
+
+    Flow is computed on the input; only pixels the flow can follow (not occluded) count.
+    """
+    from dreamvid.metrics import clip_metrics
+    from dreamvid.video import read_frames
+
+    with _errors(debug):
+        m = clip_metrics(read_frames(input), read_frames(output), flow_method=flow)
+        tenth = max(1, len(m.strength_per_frame) // 10)
+        typer.echo(f"frames                 {len(m.strength_per_frame)}")
+        typer.echo(f"hallucination flicker  {m.hflicker:.3f}   (0: the dream moves with the scene; ~2: a new dream every frame)")
+        typer.echo(f"warping error E_warp   {m.ewarp_output:.3e}   (input's own: {m.ewarp_input:.3e}; ratio {m.ewarp_output / max(m.ewarp_input, 1e-12):.1f})")
+        typer.echo(f"dream strength         {m.strength:.4f}   (mean |output - input| on [0, 1])")
+        first = sum(m.strength_per_frame[:tenth]) / tenth
+        last = sum(m.strength_per_frame[-tenth:]) / tenth
+        typer.echo(f"strength first tenth   {first:.4f}   last tenth {last:.4f}   drift {m.strength_drift():+.1%}")
 
 
 @app.command()

@@ -186,6 +186,8 @@ class VideoConfig:
         seeded_octaves: Octaves for frames seeded from the previous one, 1 to 12.
         seeded_steps: Steps per octave for seeded frames, 0 to 1000; cold frames (the first, and after
             a scene cut) use ``[dream]``'s full schedule.
+        fresh_boost: On seeded frames, newly revealed pixels (where the flow is unreliable) step
+            ``1 + fresh_boost`` times faster so they catch up with the carried dream, 0 to 10.
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
 
@@ -200,6 +202,7 @@ class VideoConfig:
     blend: float = 0.5
     seeded_octaves: int = 2
     seeded_steps: int = 3
+    fresh_boost: float = 2.0
     scene_cuts: bool = True
     crf: int = 18
 
@@ -212,6 +215,7 @@ class VideoConfig:
         _check_number(self, "blend", 0, 1)
         _check_int(self, "seeded_octaves", 1, 12)
         _check_int(self, "seeded_steps", 0, 1000)
+        _check_number(self, "fresh_boost", 0, 10)
         if not isinstance(self.scene_cuts, bool):
             _fail(self, "scene_cuts", "true or false", _typed(self.scene_cuts))
         _check_int(self, "crf", 0, 51)

@@ -231,6 +231,7 @@ def dream(
     generator: torch.Generator,
     precision: str = "auto",
     progress: Progress | None = None,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Dream ``image`` toward ``objective`` over an octave pyramid.
 
@@ -242,6 +243,8 @@ def dream(
         generator: the random source for jitter and transforms (CPU generator), for repeatable results.
         precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
         progress: called as ``progress(done, total)`` after each step.
+        weight: optional ``(1, 1, H, W)`` per-pixel step multiplier (e.g. larger where a video frame
+            shows newly revealed content), resized to each octave.
 
     Returns:
         The dreamed image, same shape, dtype and device.
@@ -265,12 +268,16 @@ def dream(
     dtype = resolve_precision(precision, image.device)
     sizes = octave_sizes(*work.shape[-2:], octaves=settings.octaves, scale=settings.octave_scale)
     total, done = len(sizes) * settings.steps, 0
+    if progress is not None:
+        progress(0, total)
     detail = torch.zeros_like(_resize(work, sizes[0]))
     for size in sizes:
         base = _resize(work, size)
         x = (base + _resize(detail, size)).clamp(0, 1)
+        level_weight = None if weight is None else _resize(weight.float(), size)
         for _ in range(settings.steps):
-            x = ascent_step(x, model, objective, settings, generator=generator, autocast_dtype=dtype)
+            x = ascent_step(x, model, objective, settings, generator=generator, autocast_dtype=dtype,
+                            weight=level_weight)
             done += 1
             if progress is not None:
                 progress(done, total)

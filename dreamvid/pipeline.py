@@ -173,20 +173,112 @@ def dream_frames(
     for index, frame in enumerate(frames):
         started = time.perf_counter()
         source = frame.astype(np.float32) / 255.0
-        seed, settings, cut = source, cold, False
+        seed, settings, cut, weight = source, cold, False, None
         if prev_frame is not None and video.coherence == "blend":
             seed = (1 - video.blend) * prev_dream + video.blend * source
         elif prev_frame is not None and flow is not None:
             backward = flow(frame, prev_frame)
             cut = video.scene_cuts and scene_cut(frame, prev_frame, backward)
             if not cut:
-                mask = reliability(backward, flow(prev_frame, frame))[..., None]
+                mask = reliability(backward, flow(prev_frame, frame))
                 carried = warp(prev_dream - prev_source, backward)
-                seed, settings = np.clip(source + video.carry * mask * carried, 0, 1), seeded
+                seed, settings = np.clip(source + video.carry * mask[..., None] * carried, 0, 1), seeded
+                weight = torch.from_numpy(1 + video.fresh_boost * (1 - mask))[None, None].to(engine.device)
         x = torch.from_numpy(np.ascontiguousarray(seed)).permute(2, 0, 1)[None].to(engine.device)
-        out = dream(x, engine.model, engine.objective, settings, generator=generator, precision=config.run.precision)
+        out = dream(x, engine.model, engine.objective, settings, generator=generator,
+                    precision=config.run.precision, weight=weight)
         dreamed = out[0].permute(1, 2, 0).float().cpu().numpy()
         prev_frame, prev_source, prev_dream = frame, source, dreamed
         if report is not None:
             report(FrameReport(index, settings is seeded, cut, time.perf_counter() - started))
         yield np.clip(dreamed * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+PREVIEW_FRAMES = 8
+
+
+def dream_video(
+    config: Config,
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    frames: int | None = None,
+    width: int | None = None,
+    preview: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Dream a clip frame by frame into ``output`` (MP4, WebM, GIF or a PNG-frames folder), with its audio.
+
+    Frames stream from the reader through :func:`dream_frames` to the encoder; nothing but the output
+    (renamed into place when complete), its ``OUTPUT.json`` settings and the optional preview sheet is
+    written.
+
+    Args:
+        config: the resolved configuration (``[video]`` says how frames are tied together).
+        input: anything ffmpeg reads.
+        output: the output path; its extension picks the format.
+        start, duration, frames: render part of the clip (seconds, seconds, a frame count).
+        width: downscale to this width (height keeps the aspect, rounded to even).
+        preview: write a contact sheet PNG of sampled output frames here.
+        progress: ``progress(frames_done, frames_total)`` after each frame (the total is an estimate).
+
+    Returns:
+        The output path.
+    """
+    from dreamvid.video import VideoWriter, output_format, probe, read_frames
+
+    output_format(output)
+    if preview is not None:
+        check_output_path(preview, extensions={".png"}, inputs=[input])
+    info = probe(input)
+    reader = read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info)
+    engine = build_engine(config)
+    total = _expected_frames(info, start=start, duration=duration, frames=frames)
+    every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
+    sampled: list[tuple[int, np.ndarray]] = []
+    first = next(iter(reader), None)
+    if first is None:
+        from dreamvid.errors import InputError
+
+        raise InputError(f"{input} has no frames in the part asked for; check --start/--duration")
+    size = (first.shape[1], first.shape[0])
+    if progress is not None:
+        progress(0, total)
+    generator = torch.Generator().manual_seed(config.run.seed)
+    with VideoWriter(output, fps=info.fps, size=size, audio_from=input if info.has_audio else None,
+                     audio_start=start, audio_duration=duration, crf=config.video.crf, inputs=[input]) as writer:
+        stream = dream_frames(_chain(first, reader), engine, config, generator=generator)
+        for index, frame in enumerate(stream):
+            writer.write(frame)
+            if index % every == 0 and len(sampled) < PREVIEW_FRAMES:
+                sampled.append((index, frame))
+            if progress is not None:
+                progress(index + 1, max(total, index + 1))
+        out = writer.close()
+    save_config_json(config, sidecar_path(out), extra={
+        "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
+        "duration": duration, "frames": writer.frames_written, "fps": str(info.fps), "device": str(engine.device),
+        "torch": torch.__version__,
+    })
+    if preview is not None:
+        from dreamvid.images import contact_sheet
+
+        labels = [f"frame {i}" for i, _ in sampled]
+        write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
+    return out
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def _expected_frames(info, *, start: float, duration: float | None, frames: int | None) -> int:
+    """How many frames a render will have, for progress and preview sampling (an estimate)."""
+    seconds = max(0.0, info.duration - start)
+    if duration is not None:
+        seconds = min(seconds, duration)
+    estimate = max(1, round(seconds * float(info.fps))) if not info.is_image else 1
+    return min(estimate, frames) if frames is not None else estimate

@@ -181,7 +181,7 @@ class TestDream:
         calls = []
         dream(picture, model, layer("b4"), quick(octaves=2, steps=3), generator=torch.Generator(),
               progress=lambda done, total: calls.append((done, total)))
-        assert calls == [(i, 6) for i in range(1, 7)]
+        assert calls == [(i, 6) for i in range(0, 7)]
 
     def test_dreaming_raises_the_objective(self, model, picture):
         objective = layer("b8")
