@@ -468,7 +468,7 @@ def list_presets() -> list[PresetInfo]:
 
     Example:
         >>> [preset.name for preset in list_presets()]
-        ['classic', 'from-noise', 'subtle', 'textures']
+        ['classic', 'from-noise', 'subtle', 'textures', 'video']
     """
     infos = []
     for path in presets_dir().glob("*.toml"):

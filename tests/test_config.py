@@ -27,7 +27,7 @@ from dreamvid.config import (
 )
 from dreamvid.errors import ConfigError, OutputError
 
-SHIPPED = ["classic", "from-noise", "subtle", "textures"]
+SHIPPED = ["classic", "from-noise", "subtle", "textures", "video"]
 
 
 def raises_config(message: str) -> AbstractContextManager[pytest.ExceptionInfo[ConfigError]]:
