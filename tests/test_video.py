@@ -570,3 +570,15 @@ class TestWriterErrors:
         with pytest.raises(ConfigError, match="expected"):
             VideoWriter(tmp_path / "out.mp4", **arguments)
         assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuva444p10le", "gray16le", "bgr0"])
+def test_high_depth_alpha_and_gray_pixel_formats_are_converted(tmp_path, pix_fmt):
+    """Pixel formats other than 8-bit YUV (10/16-bit, alpha, gray) decode to 8-bit RGB, not an error."""
+    colour = (200, 200, 200) if pix_fmt == "gray16le" else (200, 100, 50)
+    frames = [np.full((48, 64, 3), colour, np.uint8)] * 3
+    clip = make_clip(tmp_path / f"{pix_fmt}.mkv", frames, Fraction(25), "-c:v", "ffv1", "-pix_fmt", pix_fmt)
+    assert pix_fmt.split("le")[0][:4] in header(clip)
+    decoded = list(read_frames(clip))
+    assert len(decoded) == 3 and decoded[0].shape == (48, 64, 3) and decoded[0].dtype == np.uint8
+    assert np.abs(decoded[1].reshape(-1, 3).mean(0) - colour).max() < 4
