@@ -169,7 +169,7 @@ class RunConfig:
 
 
 _COHERENCE = ("flow", "blend", "none")
-_FLOWS = ("dis", "dis-fast", "farneback")
+_FLOWS = ("dis", "dis-fast", "farneback", "raft")
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,9 @@ class VideoConfig:
         coherence: ``"flow"`` seeds each frame with the previous dream's detail moved by optical flow
             where the flow is reliable; ``"blend"`` mixes the previous dreamed frame into the current one
             (the peers' method); ``"none"`` dreams every frame on its own.
-        flow: Optical-flow method: ``"dis"`` (OpenCV DIS, medium), ``"dis-fast"`` or ``"farneback"``.
+        flow: Optical-flow method: ``"dis"`` (OpenCV DIS, medium), ``"dis-fast"``, ``"farneback"``, or
+            ``"raft"`` (torchvision RAFT-small; needs its weights: cached by torchvision or ``flow_weights``).
+        flow_weights: RAFT state-dict file; ``""`` uses torchvision's cache.
         carry: How much of the warped previous detail seeds the next frame (δ), 0 to 1.
         blend: Weight of the raw current frame in ``blend`` mode, 0 to 1 (peers use 0.5).
         seeded_octaves: Octaves for frames seeded from the previous one, 1 to 12.
@@ -198,6 +200,7 @@ class VideoConfig:
 
     coherence: str = "flow"
     flow: str = "dis"
+    flow_weights: str = ""
     carry: float = 1.0
     blend: float = 0.5
     seeded_octaves: int = 2
@@ -211,6 +214,7 @@ class VideoConfig:
             _check_str(self, key)
             if getattr(self, key) not in choices:
                 _fail(self, key, f"one of {_quoted(choices)}", repr(getattr(self, key)))
+        _check_str(self, "flow_weights")
         _check_number(self, "carry", 0, 1)
         _check_number(self, "blend", 0, 1)
         _check_int(self, "seeded_octaves", 1, 12)

@@ -13,8 +13,9 @@ pyramid normalisation, for dreaming from noise), normalises it by its mean absol
 takes ``x += step_size · g / mean|g|`` and clamps to [0, 1].
 
 Speed: the forward pass stops at the deepest layer the objective reads (see
-:class:`dreamvid.models.FeatureModel`), weights carry no gradients, and matrix work runs under bf16
-autocast on CPUs with native bf16 and fp16/bf16 on CUDA (``precision="auto"``).
+:class:`dreamvid.models.FeatureModel`), weights carry no gradients and are stored channels-last, and
+matrix work runs under bf16 autocast on CPUs with native bf16 and fp16 on CUDA (``precision="auto"``).
+Figures: docs/benchmarks.md, from ``scripts/bench_engine.py``.
 """
 
 from __future__ import annotations

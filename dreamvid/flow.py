@@ -88,11 +88,15 @@ _CUT_MIN_CONTRAST = 0.03  # floor of the contrast that normalises the change sco
 # ---------------------------------------------------------------------------------------------- flow
 
 
-def make_flow(method: str = "dis") -> FlowFunction:
+def make_flow(method: str = "dis", *, weights: str | None = None, device: str = "cpu") -> FlowFunction:
     """Make an optical-flow function.
 
     Args:
-        method: One of :data:`FLOW_METHODS`.
+        method: One of :data:`FLOW_METHODS`, or ``"raft"`` (torchvision's RAFT-small: slower, better on
+            large motion; its weights come from torchvision's cache or ``weights``, see
+            :func:`dreamvid.models.load_raft`).
+        weights: RAFT only: a state-dict file.
+        device: RAFT only: where it runs.
 
     Returns:
         ``flow(frame_a, frame_b)``: the dense flow on ``frame_a``'s grid pointing into ``frame_b``
@@ -111,6 +115,8 @@ def make_flow(method: str = "dis") -> FlowFunction:
         >>> flow(frame, frame).shape
         (32, 48, 2)
     """
+    if method == "raft":
+        return _raft_flow(weights, device)
     if method in _DIS_PRESETS:
         dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[method])
 
@@ -126,7 +132,7 @@ def make_flow(method: str = "dis") -> FlowFunction:
         def calc(gray_a: np.ndarray, gray_b: np.ndarray) -> np.ndarray:
             return cv2.calcOpticalFlowFarneback(gray_a, gray_b, None, **_FARNEBACK)
     else:
-        raise ConfigError(f"unknown flow method {method!r}; use one of {', '.join(FLOW_METHODS)}")
+        raise ConfigError(f"unknown flow method {method!r}; use one of {', '.join(FLOW_METHODS)} or raft")
 
     def flow(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
         gray_a, gray_b = _gray(frame_a, "frame_a"), _gray(frame_b, "frame_b")
@@ -135,6 +141,32 @@ def make_flow(method: str = "dis") -> FlowFunction:
         return np.ascontiguousarray(calc(gray_a, gray_b), dtype=np.float32)
 
     flow.__doc__ = f"Optical flow ({method}) on frame_a's grid pointing into frame_b."
+    return flow
+
+
+def _raft_flow(weights: str | None, device: str) -> FlowFunction:
+    """RAFT-small as a :data:`FlowFunction`: RGB in [-1, 1], sides padded (replicated) to multiples of 8, >= 128."""
+    import torch
+    import torch.nn.functional as F
+
+    from dreamvid.models import load_raft
+
+    net = load_raft(weights=weights, device=device)
+
+    def flow(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        _check_rgb(frame_a, "frame_a")
+        _check_rgb(frame_b, "frame_b")
+        if frame_a.shape != frame_b.shape:
+            raise ValueError(f"expected frames of equal size, got {_size(frame_a)} and {_size(frame_b)}")
+        height, width = frame_a.shape[:2]
+        # RAFT works at 1/8 scale and its correlation pyramid needs >= 16 cells: sides >= 128, multiples of 8
+        pad = (0, max(128, width + -width % 8) - width, 0, max(128, height + -height % 8) - height)
+        a, b = (F.pad(torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float().div(127.5).sub(1),
+                      pad, mode="replicate").to(device) for f in (frame_a, frame_b))
+        with torch.no_grad():
+            out = net(a, b, num_flow_updates=12)[-1][0, :, :height, :width]
+        return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy(), dtype=np.float32)
+
     return flow
 
 

@@ -459,3 +459,25 @@ def list_layers(name: str = DEFAULT_MODEL) -> list[LayerInfo]:
                 note = "recommended" if stage_name == spec.default_layer else ""
                 infos.append(LayerInfo(stage_name, int(x.shape[1]), stride, note))
     return infos
+
+
+def load_raft(*, weights: str | os.PathLike | None = None, device: torch.device | str = "cpu",
+              allow_download: bool | None = None) -> nn.Module:
+    """torchvision's RAFT-small optical-flow network, frozen, with real weights (never random).
+
+    Weights come from ``weights`` (a state-dict file) or torchvision's cache, downloaded once where
+    there is internet unless ``DREAMVID_OFFLINE`` is set.
+
+    Raises:
+        ModelError: weights missing or not matching.
+    """
+    from torchvision.models.optical_flow import raft_small
+
+    if weights:
+        state, source = _read_state_dict(Path(weights)), str(weights)
+    else:
+        allow = not offline() if allow_download is None else allow_download
+        state, source = _torchvision_state_dict("raft_small", "raft_small", allow), "torchvision"
+    net = raft_small(weights=None)
+    _load_weights("raft_small", net, state, source)
+    return net.eval().requires_grad_(False).to(device)

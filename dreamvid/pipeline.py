@@ -167,7 +167,8 @@ def dream_frames(
     video = config.video
     cold = config.dream
     seeded = replace(cold, octaves=video.seeded_octaves, steps=video.seeded_steps)
-    flow = make_flow(video.flow) if video.coherence == "flow" else None
+    flow = (make_flow(video.flow, weights=video.flow_weights or None, device=str(engine.device))
+            if video.coherence == "flow" else None)
     prev_frame: np.ndarray | None = None
     prev_source = prev_dream = None  # float32 (H, W, 3) in [0, 1]
     for index, frame in enumerate(frames):
