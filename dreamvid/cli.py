@@ -46,7 +46,7 @@ def _toml_string(text: str) -> str:
 def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list[str]:
     """``--set`` values followed by the explicit flags (which therefore win), as ``table.key=value``."""
     keys = {"model": "model.name", "weights": "model.weights", "objective": "dream.objective",
-            "seed": "run.seed", "device": "run.device"}
+            "seed": "run.seed", "device": "run.device", "coherence": "video.coherence"}
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:
@@ -109,6 +109,16 @@ class _Bar:
             sys.stderr.write("\n")
 
 
+def _render(unit: str, work: Callable[[_Bar], Path]) -> None:
+    """Run a render with a progress bar counting ``unit``, then say where the output is."""
+    bar = _Bar("dreaming", unit)
+    try:
+        out = work(bar)
+    finally:
+        bar.close()
+    typer.echo(f"wrote {out}", err=True)
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -144,12 +154,7 @@ def image(
         noise_size = parse_size(from_noise) if from_noise is not None else None
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                 seed=seed, device=device))
-        bar = _Bar("dreaming", "steps")
-        try:
-            out = dream_image(config, output, input=input, noise_size=noise_size, progress=bar)
-        finally:
-            bar.close()
-        typer.echo(f"wrote {out}", err=True)
+        _render("steps", lambda bar: dream_image(config, output, input=input, noise_size=noise_size, progress=bar))
 
 
 @app.command()
@@ -179,16 +184,10 @@ def video(
     from dreamvid.pipeline import dream_video
 
     with _errors(debug):
-        sets = list(set_ or []) + ([f"video.coherence={_toml_string(coherence)}"] if coherence is not None else [])
-        config = load_config(preset, _overrides(sets, model=model, weights=weights, objective=objective,
-                                                seed=seed, device=device))
-        bar = _Bar("dreaming", "frames")
-        try:
-            out = dream_video(config, input, output, start=start, duration=duration, frames=frames, width=width,
-                              preview=preview, progress=bar)
-        finally:
-            bar.close()
-        typer.echo(f"wrote {out}", err=True)
+        config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
+                                                seed=seed, device=device, coherence=coherence))
+        _render("frames", lambda bar: dream_video(config, input, output, start=start, duration=duration,
+                                                  frames=frames, width=width, preview=preview, progress=bar))
 
 
 @app.command()

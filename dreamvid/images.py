@@ -267,7 +267,7 @@ def _write_atomically(target: Path, payload: bytes) -> None:
         if isinstance(exc, OSError):
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
         raise
-    _fsync_directory(target.parent)
+    fsync_path(target.parent)
 
 
 def _create_part_file(target: Path) -> tuple[Path, int]:
@@ -290,11 +290,13 @@ def _create_part_file(target: Path) -> tuple[Path, int]:
     raise OutputError(f"cannot create a temporary file in {target.parent}; remove stale .part files")
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Best effort: make the rename itself durable. The image is already in place, so failures are ignored
-    (not every platform or filesystem can fsync a directory)."""
+def fsync_path(path: Path) -> None:
+    """Best effort: flush a file's data, or a folder's entries (to make a rename durable), to disk.
+
+    Failures are ignored: not every platform or filesystem can fsync a directory.
+    """
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:

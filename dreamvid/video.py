@@ -50,7 +50,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from dreamvid.errors import ConfigError, DreamvidError, InputError, OutputError
-from dreamvid.images import check_output_path
+from dreamvid.images import check_output_path, fsync_path
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -838,11 +838,11 @@ class VideoWriter:
             if self.format == "png":
                 _replace_folder(self._part, self.path)
             else:
-                _fsync(self._part)
+                fsync_path(self._part)
                 os.replace(self._part, self.path)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        _fsync(self.path.parent)
+        fsync_path(self.path.parent)
 
     def _fail(self, what: str) -> None:
         """Stop ffmpeg and raise an OutputError quoting the last line it printed."""
@@ -931,20 +931,6 @@ def _replace_folder(part: Path, target: Path) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    """Best effort: flush a file's data (or a folder's entries) to disk."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_times(start: float, duration: float | None, *, what: str) -> None:
