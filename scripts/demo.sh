@@ -19,8 +19,8 @@ echo "1/5 classic DeepDream on a photograph (eyes and dog faces)" >&2
 $dreamvid image demo/input/chelsea.png -o demo/chelsea-classic.jpg --preset classic
 echo "2/5 early-layer textures" >&2
 $dreamvid image demo/input/astronaut.png -o demo/astronaut-textures.jpg --preset textures
-echo "3/5 a single channel of a deeper block" >&2
-$dreamvid image demo/input/coffee.png -o demo/coffee-b12-channel.jpg --preset classic --objective "b12:40"
+echo "3/5 a weighted mix of two blocks" >&2
+$dreamvid image demo/input/coffee.png -o demo/coffee-mix.jpg --preset classic --objective "0.5*b8+b12"
 echo "4/5 a class visualisation painted from noise" >&2
 $dreamvid image --from-noise 384x384 -o demo/banana-from-noise.png --preset from-noise
 
@@ -32,7 +32,7 @@ $dreamvid video "$clips/bigbuckbunny.mp4" -o demo/bunny-dream.mp4 --preset video
 .venv/bin/python - <<'PY'
 from dreamvid.images import contact_sheet, read_image, write_image
 pairs = [("input/chelsea.png", "chelsea-classic.jpg"), ("input/astronaut.png", "astronaut-textures.jpg"),
-         ("input/coffee.png", "coffee-b12-channel.jpg")]
+         ("input/coffee.png", "coffee-mix.jpg")]
 images, labels = [], []
 for a, b in pairs:
     images += [read_image(f"demo/{a}"), read_image(f"demo/{b}")]
