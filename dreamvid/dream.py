@@ -217,10 +217,10 @@ def ascent_step(
     (grad,) = torch.autograd.grad(loss, leaf)
     grad = gaussian_blur(grad.float(), settings.smooth)
     grad = laplacian_normalize(grad, settings.lapnorm)
-    grad = grad / (grad.abs().mean() + 1e-8)
+    scale = settings.step_size / (grad.abs().mean() + 1e-8)
     if weight is not None:
         grad = grad * weight
-    return (x + settings.step_size * grad).clamp(0, 1).detach()
+    return torch.addcmul(x.detach(), grad, scale).clamp_(0, 1)
 
 
 def dream(

@@ -65,29 +65,64 @@ _LITE0_STAGES = (
 _BN_EPS = 1e-3
 
 
+class _Fp32BackwardConv(torch.autograd.Function):
+    """``F.conv2d`` in the input's dtype, first ``drop`` rows/columns dropped; input gradient in fp32.
+
+    For frozen weights only: no weight or bias gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups, drop):  # type: ignore[override]
+        bias = None if bias is None else bias.to(x.dtype)
+        y = F.conv2d(x, weight.to(x.dtype), bias, stride, padding, dilation, groups)
+        channels_last = x.is_contiguous(memory_format=torch.channels_last)
+        ctx.save_for_backward(weight)
+        ctx.conv = (x.shape, x.dtype, y.shape, channels_last, stride, padding, dilation, groups, drop)
+        return y[..., drop[0]:, drop[1]:]
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (weight,) = ctx.saved_tensors
+        x_shape, x_dtype, y_shape, channels_last, stride, padding, dilation, groups, drop = ctx.conv
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        grad_y = torch.empty(y_shape, dtype=torch.float32, device=grad.device, memory_format=layout)
+        grad_y[..., : drop[0], :] = 0
+        grad_y[..., :, : drop[1]] = 0
+        grad_y[..., drop[0]:, drop[1]:] = grad
+        like_x = torch.empty(x_shape, dtype=torch.float32, device=grad.device, memory_format=layout)  # never written
+        grad_x, _, _ = torch.ops.aten.convolution_backward(
+            grad_y, like_x, weight.float(), None, stride, padding, dilation, False, [0, 0], groups, [True, False, False]
+        )
+        return grad_x.to(x_dtype), None, None, None, None, None, None, None
+
+
 class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow "same" padding: output size ``ceil(input / stride)``, extra pad bottom-right.
 
-    The padding is left to the convolution, so no padded copy of the input is made: where "same" pads
-    one more row (column) after than before, the convolution pads ``before + stride`` on both sides and
-    the first output row (column) is dropped, which leaves exactly TensorFlow's sampling grid.
-    Under CPU autocast a strided depthwise convolution runs in fp32: oneDNN's bf16 backward pass for it
-    is several times slower than fp32 (docs/benchmarks.md).
+    Symmetric padding is left to the convolution. Where "same" pads one more row (column) after than
+    before, a convolution with fewer input than output channels (the RGB stem) pads its input; the
+    others pad ``before + stride`` on both sides and drop the first output row (column), which lands on
+    the same sampling grid without a padded copy of the (larger) input.
+    Under CPU autocast the input gradient of a strided depthwise convolution with frozen weights is
+    computed in fp32: oneDNN's bf16 backward pass for it is several times slower (docs/benchmarks.md).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and self.groups > 1 and max(self.stride) > 1:
-            with torch.autocast("cpu", enabled=False):
-                return self._same_conv(x.to(self.weight.dtype))
-        return self._same_conv(x)
-
-    def _same_conv(self, x: torch.Tensor) -> torch.Tensor:
-        padding, drop = [], []
+        pads = []  # (before, after) for height, then width; after is before or before + 1
         for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            padding.append(total // 2 + s * (total % 2))
-            drop.append(total % 2)
-        y = F.conv2d(x, self.weight, self.bias, self.stride, tuple(padding), self.dilation, self.groups)
+            pads.append((total // 2, total - total // 2))
+        (top, bottom), (left, right) = pads
+        if (top, left) != (bottom, right) and x.shape[1] < self.out_channels:
+            x, pads = F.pad(x, (left, right, top, bottom)), [(0, 0), (0, 0)]
+        drop = tuple(after - before for before, after in pads)
+        padding = tuple(before + s * d for (before, _), s, d in zip(pads, self.stride, drop))
+        frozen_strided_depthwise = self.groups > 1 and max(self.stride) > 1 and not self.weight.requires_grad
+        if frozen_strided_depthwise and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            x = x.to(torch.get_autocast_dtype("cpu"))
+            args = (self.weight, self.bias, self.stride, padding, self.dilation, self.groups, drop)
+            return _Fp32BackwardConv.apply(x, *args)
+        y = F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
         return y[..., drop[0]:, drop[1]:] if any(drop) else y
 
 
@@ -408,7 +443,7 @@ def load_model(
 
     Returns:
         The model, with batch norm folded into its convolutions, no parameter gradients, and its weights in
-        channels-last memory format (so activations follow; 1.3–3× faster steps on CPU, docs/benchmarks.md).
+        channels-last memory format (activations follow; 1.2–3× faster steps on CPU, docs/benchmarks.md).
 
     Raises:
         ModelError: unknown model, weights missing or not matching.
