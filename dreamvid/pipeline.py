@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from dreamvid.dream import Progress, dream, noise_image, resolve_device, resolve
 from dreamvid.images import check_output_path, read_image, to_image, to_tensor, write_image
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
+
+if TYPE_CHECKING:
+    from dreamvid.video import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +280,7 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
     yield from rest
 
 
-def _expected_frames(info, *, start: float, duration: float | None, frames: int | None) -> int:
+def _expected_frames(info: VideoInfo, *, start: float, duration: float | None, frames: int | None) -> int:
     """How many frames a render will have, for progress and preview sampling (an estimate)."""
     seconds = max(0.0, info.duration - start)
     if duration is not None:
