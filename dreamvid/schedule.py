@@ -1,0 +1,108 @@
+"""Keyframed schedules: ``parse_schedule(text) → value_at(frame)``.
+
+Syntax (presets and ``--set``):
+    ``1.3``                          a constant
+    ``"0:1.0, 90:1.3, 180:1.0"``     FRAME:VALUE keyframes, linear in between
+    ``"smooth 0:1.0, 90:1.3"``       eased (smoothstep) in between
+    ``"0:b8, 120:b12:7"``            text values (objectives, layers) switch at their keyframe
+
+Before the first keyframe the first value holds, after the last the last one. Frames are integers in
+increasing order; values between keyframes are interpolated at fractional frames too.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+
+from dreamvid.errors import ConfigError
+
+Value = float | str
+_KEYFRAME_SPLIT = re.compile(r",\s*(?=\d+\s*:)")  # a comma that starts the next FRAME:
+
+
+def parse_schedule(text: str | float | int, *, name: str = "value") -> Callable[[float], Value]:
+    """Parse a schedule; numbers interpolate (linear or smooth), text switches at keyframes.
+
+    Args:
+        text: the schedule, or a plain number.
+        name: the setting's name, for error messages.
+
+    Raises:
+        ConfigError: malformed keyframes, frames not increasing, mixed number and text values.
+
+    Example:
+        >>> zoom = parse_schedule("0:1.0, 90:1.3, 180:1.0", name="zoom")
+        >>> [round(zoom(f), 3) for f in (0, 45, 90, 135, 200)]
+        [1.0, 1.15, 1.3, 1.15, 1.0]
+        >>> parse_schedule("0:b8, 120:b12", name="objective")(119)
+        'b8'
+    """
+    if isinstance(text, bool):
+        raise ConfigError(f"{name} must be a number or a schedule like \"0:1.0, 90:1.3\", got {text!r}")
+    if isinstance(text, (int, float)):
+        return lambda frame: float(text)
+    body = text.strip()
+    smooth = body.startswith("smooth ")
+    if smooth:
+        body = body[len("smooth "):]
+    try:
+        return lambda frame, v=float(body): v
+    except ValueError:
+        pass
+    frames, values = _keyframes(body, name, text)
+    numeric = all(isinstance(v, float) for v in values)
+    if not numeric and any(isinstance(v, float) for v in values):
+        raise ConfigError(f"schedule for {name} mixes numbers and text: {text!r}")
+    if smooth and not numeric:
+        raise ConfigError(f"'smooth' needs numeric values in the schedule for {name}: {text!r}")
+    if numeric:
+        return _interpolate(frames, values, smooth)  # type: ignore[arg-type]
+    return lambda frame: values[max(0, bisect.bisect_right(frames, frame) - 1)]
+
+
+def _keyframes(body: str, name: str, text: str) -> tuple[list[int], list[Value]]:
+    frames: list[int] = []
+    values: list[Value] = []
+    for part in _KEYFRAME_SPLIT.split(body):
+        frame, sep, value = part.partition(":")
+        if not sep or not frame.strip().isdigit() or not value.strip():
+            raise ConfigError(f"malformed schedule for {name}: {text!r}; write FRAME:VALUE keyframes "
+                              f"like \"0:1.0, 90:1.3\" (frames are whole numbers)")
+        if frames and int(frame) <= frames[-1]:
+            raise ConfigError(f"schedule for {name} must have increasing frames, got {frame.strip()} after "
+                              f"{frames[-1]}: {text!r}")
+        frames.append(int(frame))
+        try:
+            values.append(float(value))
+        except ValueError:
+            head = value.split(",")[0].strip()
+            if "," in value and _is_number(head):  # "0:1.0, x": a number followed by junk
+                raise ConfigError(f"malformed schedule for {name}: {text!r}; write FRAME:VALUE keyframes "
+                                  f"like \"0:1.0, 90:1.3\" (frames are whole numbers)") from None
+            values.append(value.strip())
+    return frames, values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _interpolate(frames: list[int], values: list[float], smooth: bool) -> Callable[[float], float]:
+    def value_at(frame: float) -> float:
+        if frame <= frames[0]:
+            return values[0]
+        if frame >= frames[-1]:
+            return values[-1]
+        i = bisect.bisect_right(frames, frame) - 1
+        t = (frame - frames[i]) / (frames[i + 1] - frames[i])
+        if smooth:
+            t = t * t * (3 - 2 * t)
+        return values[i] + (values[i + 1] - values[i]) * t
+
+    return value_at
