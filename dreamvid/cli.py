@@ -192,6 +192,48 @@ def video(
 
 
 @app.command()
+def zoom(
+    input: Annotated[Optional[Path], typer.Argument(help="Picture to start from; omit to start from noise.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output: .mp4, .webm, .gif, or a folder for PNG frames.")] = ...,  # type: ignore[assignment]
+    frames: Annotated[int, typer.Option("--frames", help="Frames to render.")] = 120,
+    fps: Annotated[str, typer.Option("--fps", help="Frame rate (e.g. 30, 24000/1001); motion rates are per second.")] = "30",
+    size: Annotated[Optional[str], typer.Option("--size", help="WxH: resize the picture, or the size of the noise (default 512x512).")] = None,
+    loop: Annotated[float, typer.Option("--loop", help="Seconds at the end that crossfade into the start, so the clip loops seamlessly.")] = 0.0,
+    preset: PresetOpt = None,
+    model: ModelOpt = None,
+    weights: WeightsOpt = None,
+    objective: ObjectiveOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Endless zoom: each frame is the last one zoomed/rotated/shifted a little, then dreamed again.
+
+    Example: dreamvid zoom photo.jpg -o zoom.mp4 --preset endless-zoom --frames 300 --fps 30 --loop 1
+    """
+    from fractions import Fraction
+
+    from dreamvid.config import load_config
+    from dreamvid.errors import ConfigError
+    from dreamvid.images import parse_size
+    from dreamvid.pipeline import dream_zoom
+
+    with _errors(debug):
+        try:
+            rate = Fraction(fps)
+        except (ValueError, ZeroDivisionError):
+            raise ConfigError(f"--fps must be a number like 30 or 24000/1001, got {fps!r}") from None
+        if not 0 < rate <= 240:
+            raise ConfigError(f"--fps must be above 0 and at most 240, got {fps}")
+        frame_size = parse_size(size) if size is not None else None
+        config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
+                                                seed=seed, device=device))
+        _render("frames", lambda bar: dream_zoom(config, output, frames=frames, fps=rate, input=input,
+                                                 size=frame_size, loop=loop, progress=bar))
+
+
+@app.command()
 def metrics(
     input: Annotated[Path, typer.Argument(help="The source clip.")],
     output: Annotated[Path, typer.Argument(help="The dreamed clip made from it (same frames, same size).")],

@@ -226,6 +226,60 @@ class VideoConfig:
 
 
 @dataclass(frozen=True)
+class ZoomConfig:
+    """The ``[zoom]`` table: the feedback transform of endless-zoom loops (``dreamvid zoom``).
+
+    Motion rates are per second, so a loop moves the same at any fps. ``zoom``, ``rotate``, ``shift_x``
+    and ``shift_y`` take a number or a keyframed schedule (``"0:1.2, 90:1.5, 180:1.2"``, frames; see
+    :mod:`dreamvid.schedule`).
+
+    Args:
+        zoom: Scale per second (> 1 zooms in).
+        rotate: Degrees per second, counter-clockwise on screen.
+        shift_x: Pixels per second to the right.
+        shift_y: Pixels per second down.
+        center_x: Relative centre of zoom and rotation, 0 to 1.
+        center_y: Relative centre of zoom and rotation, 0 to 1.
+        colour: Strength of colour coherence (match the first frame's LAB mean/std), 0 to 1.
+        border: ``"reflect"``, ``"replicate"``, ``"wrap"`` or ``"constant"``.
+        filter: Resampling filter: ``"lanczos"``, ``"cubic"`` or ``"linear"``.
+
+    Example:
+        >>> ZoomConfig(zoom="0:1.1, 60:1.3").zoom
+        '0:1.1, 60:1.3'
+    """
+
+    zoom: float | str = 1.25
+    rotate: float | str = 0.0
+    shift_x: float | str = 0.0
+    shift_y: float | str = 0.0
+    center_x: float = 0.5
+    center_y: float = 0.5
+    colour: float = 1.0
+    border: str = "reflect"
+    filter: str = "lanczos"
+
+    def __post_init__(self) -> None:
+        from dreamvid.schedule import parse_schedule
+
+        for key in ("zoom", "rotate", "shift_x", "shift_y"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                _fail(self, key, "a number or a schedule like \"0:1.0, 90:1.3\"", _typed(value))
+            schedule = parse_schedule(value, name=f"zoom.{key}")
+            if key == "zoom" and isinstance(schedule(0), float) and not schedule(0) > 0:
+                _fail(self, key, "a positive number", repr(value))
+        _check_number(self, "center_x", 0, 1)
+        _check_number(self, "center_y", 0, 1)
+        _check_number(self, "colour", 0, 1)
+        for key, choices in (("border", ("reflect", "replicate", "wrap", "constant")),
+                             ("filter", ("lanczos", "cubic", "linear"))):
+            _check_str(self, key)
+            if getattr(self, key) not in choices:
+                _fail(self, key, f"one of {_quoted(choices)}", repr(getattr(self, key)))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: one field per TOML table, named as the table.
 
@@ -238,6 +292,7 @@ class Config:
     dream: DreamConfig = field(default_factory=DreamConfig)
     run: RunConfig = field(default_factory=RunConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)
 
     def __post_init__(self) -> None:
         for name, table_type in _tables().items():
@@ -472,7 +527,7 @@ def list_presets() -> list[PresetInfo]:
 
     Example:
         >>> [preset.name for preset in list_presets()]
-        ['classic', 'from-noise', 'subtle', 'textures', 'video']
+        ['classic', 'endless-zoom', 'from-noise', 'subtle', 'textures', 'video']
     """
     infos = []
     for path in presets_dir().glob("*.toml"):

@@ -114,3 +114,29 @@ def warp_affine(image: np.ndarray, matrix: np.ndarray, *, border: str = "reflect
     out = cv2.warpAffine(image, np.asarray(matrix, dtype=np.float64), (width, height),
                          flags=_FILTERS[filter], borderMode=_BORDERS[border])
     return out.reshape(image.shape)
+
+
+def lab_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of an RGB float image (H, W, 3) in [0, 1], in CIE LAB."""
+    lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2LAB).reshape(-1, 3)
+    return lab.mean(0), lab.std(0)
+
+
+def match_colour(image: np.ndarray, reference: tuple[np.ndarray, np.ndarray], *, strength: float = 1.0) -> np.ndarray:
+    """Move ``image``'s LAB mean and std toward ``reference`` (from :func:`lab_stats`) by ``strength`` (0–1).
+
+    Keeps long feedback loops from drifting in brightness and saturation (colour burn-out).
+
+    Example:
+        >>> grey = np.full((4, 4, 3), 0.5, np.float32)
+        >>> bool(np.allclose(match_colour(grey * 0.5, lab_stats(grey)), grey, atol=1e-3))
+        True
+    """
+    if strength <= 0:
+        return image.copy()
+    lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2LAB)
+    mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0)
+    ref_mean, ref_std = reference
+    matched = (lab - mean) * (ref_std / np.maximum(std, 1e-3)) + ref_mean
+    lab = lab + strength * (matched - lab)
+    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB), 0, 1)

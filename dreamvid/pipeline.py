@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -287,3 +288,135 @@ def _expected_frames(info: VideoInfo, *, start: float, duration: float | None, f
         seconds = min(seconds, duration)
     estimate = max(1, round(seconds * float(info.fps))) if not info.is_image else 1
     return min(estimate, frames) if frames is not None else estimate
+
+
+def zoom_frames(
+    start: np.ndarray,
+    engine: Engine,
+    config: Config,
+    *,
+    count: int,
+    fps: float,
+    generator: torch.Generator,
+) -> Iterator[np.ndarray]:
+    """The endless-zoom feedback loop: frame k+1 = dream(T_k(frame k)).
+
+    ``T_k`` is one affine resample (``[zoom]`` rates per second, schedules evaluated at frame k), followed
+    by colour coherence toward the first dreamed frame. The first frame gets ``[dream]``'s full schedule,
+    the rest the ``[video]`` seeded schedule (they carry the dream already).
+
+    Args:
+        start: ``(H, W, 3)`` float32 RGB in [0, 1], the picture (or noise) to start from.
+        count: how many frames to yield.
+
+    Yields:
+        ``(H, W, 3)`` float32 frames in [0, 1].
+    """
+    from dreamvid.feedback import frame_matrix, lab_stats, match_colour, warp_affine
+    from dreamvid.schedule import parse_schedule
+
+    zoom = config.zoom
+    rates = {key: parse_schedule(getattr(zoom, key), name=f"zoom.{key}") for key in ("zoom", "rotate", "shift_x", "shift_y")}
+    seeded = replace(config.dream, octaves=config.video.seeded_octaves, steps=config.video.seeded_steps)
+    height, width = start.shape[:2]
+    current, reference = start, None
+    for k in range(count):
+        if k > 0:
+            matrix = frame_matrix((width, height), fps=fps, zoom_per_second=float(rates["zoom"](k)),
+                                  degrees_per_second=float(rates["rotate"](k)),
+                                  shift_per_second=(float(rates["shift_x"](k)), float(rates["shift_y"](k))),
+                                  center=(zoom.center_x, zoom.center_y))
+            current = np.clip(warp_affine(current, matrix, border=zoom.border, filter=zoom.filter), 0, 1)
+            current = match_colour(current, reference, strength=zoom.colour)
+        x = torch.from_numpy(np.ascontiguousarray(current, dtype=np.float32)).permute(2, 0, 1)[None].to(engine.device)
+        out = dream(x, engine.model, engine.objective, config.dream if k == 0 else seeded, generator=generator,
+                    precision=config.run.precision)
+        current = out[0].permute(1, 2, 0).float().cpu().numpy()
+        if reference is None:
+            reference = lab_stats(current)
+        yield current
+
+
+def loop_crossfade(frames: Iterable[np.ndarray], *, count: int, overlap: int) -> Iterator[np.ndarray]:
+    """Make ``count`` frames that loop seamlessly out of ``count + overlap`` consecutive ones.
+
+    The first ``overlap`` frames are held back; the last ``overlap`` output frames fade into them, so
+    the clip's last frame is the held-back frame just before its first: ``out[j] = raw[overlap + j]``,
+    and for the last ``overlap`` ones ``(1 − w)·raw[overlap + j] + w·raw[i]`` with ``w = (i + 1) / overlap``.
+    """
+    head: list[np.ndarray] = []
+    for index, frame in enumerate(frames):
+        if index < overlap:
+            head.append(frame)
+            continue
+        j = index - overlap
+        i = j - (count - overlap)
+        if i >= 0:
+            w = (i + 1) / overlap
+            frame = (1 - w) * frame + w * head[i]
+        yield frame
+        if j + 1 == count:
+            return
+
+
+def dream_zoom(
+    config: Config,
+    output: str | os.PathLike,
+    *,
+    frames: int,
+    fps: Fraction,
+    input: str | os.PathLike | None = None,
+    size: tuple[int, int] | None = None,
+    loop: float = 0.0,
+    progress: Progress | None = None,
+) -> Path:
+    """Render an endless-zoom clip from a picture (or noise of ``size``) into ``output``.
+
+    Args:
+        frames: frames in the output.
+        fps: frame rate; motion rates are per second so the motion is the same at any fps.
+        input: the start picture; ``None`` starts from noise.
+        size: ``(width, height)``: resize the picture to it, or the size of the noise.
+        loop: seconds of crossfade from the end into the start, so the clip loops without a jump.
+
+    Returns:
+        The output path.
+    """
+    from dreamvid.errors import ConfigError
+    from dreamvid.video import VideoWriter, output_format
+
+    output_format(output)
+    if frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {frames}")
+    overlap = round(loop * float(fps))
+    if loop < 0 or overlap >= frames:
+        raise ConfigError(f"--loop must be from 0 to less than the clip's length ({frames / float(fps):.2f} s), got {loop}")
+    inputs = [input] if input is not None else []
+    if input is not None:
+        picture = read_image(input)
+        if size is not None:
+            import cv2
+
+            picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+        start = picture.astype(np.float32) / 255
+    else:
+        width, height = size or (512, 512)
+        start = noise_image(width, height, generator=torch.Generator().manual_seed(config.run.seed))[0].permute(1, 2, 0).numpy()
+    engine = build_engine(config)
+    generator = torch.Generator().manual_seed(config.run.seed)
+    raw = zoom_frames(start, engine, config, count=frames + overlap, fps=float(fps), generator=generator)
+    stream = loop_crossfade(raw, count=frames, overlap=overlap) if overlap else raw
+    height, width = start.shape[:2]
+    if progress is not None:
+        progress(0, frames)
+    with VideoWriter(output, fps=fps, size=(width, height), crf=config.video.crf, inputs=inputs) as writer:
+        for index, frame in enumerate(stream):
+            writer.write(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
+            if progress is not None:
+                progress(index + 1, frames)
+        out = writer.close()
+    save_config_json(config, sidecar_path(out), extra={
+        "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
+        "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
+    })
+    return out
