@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import dreamvid
-from dreamvid.config import Config, config_to_dict, save_config_json
+from dreamvid.config import Config, DreamConfig, config_to_dict, save_config_json
 from dreamvid.dream import Progress, dream, noise_image, resolve_device, resolve_precision
 from dreamvid.images import check_output_path, read_image, to_image, to_tensor, write_image
 from dreamvid.models import FeatureModel, load_model
@@ -190,10 +190,7 @@ def dream_frames(
                 carried = warp(prev_dream - prev_source, backward)
                 seed, settings = np.clip(source + video.carry * mask[..., None] * carried, 0, 1), seeded
                 weight = torch.from_numpy(1 + video.fresh_boost * (1 - mask))[None, None].to(engine.device)
-        x = torch.from_numpy(np.ascontiguousarray(seed)).permute(2, 0, 1)[None].to(engine.device)
-        out = dream(x, engine.model, engine.objective, settings, generator=generator,
-                    precision=config.run.precision, weight=weight)
-        dreamed = out[0].permute(1, 2, 0).float().cpu().numpy()
+        dreamed = _dream_array(seed, engine, settings, config, generator=generator, weight=weight)
         prev_frame, prev_source, prev_dream = frame, source, dreamed
         if report is not None:
             report(FrameReport(index, settings is seeded, cut, time.perf_counter() - started))
@@ -328,13 +325,26 @@ def zoom_frames(
                                   center=(zoom.center_x, zoom.center_y))
             current = np.clip(warp_affine(current, matrix, border=zoom.border, filter=zoom.filter), 0, 1)
             current = match_colour(current, reference, strength=zoom.colour)
-        x = torch.from_numpy(np.ascontiguousarray(current, dtype=np.float32)).permute(2, 0, 1)[None].to(engine.device)
-        out = dream(x, engine.model, engine.objective, config.dream if k == 0 else seeded, generator=generator,
-                    precision=config.run.precision)
-        current = out[0].permute(1, 2, 0).float().cpu().numpy()
+        current = _dream_array(current, engine, config.dream if k == 0 else seeded, config, generator=generator)
         if reference is None:
             reference = lab_stats(current)
         yield current
+
+
+def _dream_array(
+    image: np.ndarray,
+    engine: Engine,
+    settings: DreamConfig,
+    config: Config,
+    *,
+    generator: torch.Generator,
+    weight: torch.Tensor | None = None,
+) -> np.ndarray:
+    """Dream an ``(H, W, 3)`` float array in [0, 1] with ``settings``; returns a new float32 array."""
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(engine.device)
+    out = dream(x, engine.model, engine.objective, settings, generator=generator,
+                precision=config.run.precision, weight=weight)
+    return out[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def loop_crossfade(frames: Iterable[np.ndarray], *, count: int, overlap: int) -> Iterator[np.ndarray]:
