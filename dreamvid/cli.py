@@ -44,15 +44,25 @@ def _toml_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid TOML basic string
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list[str]:
     """``--set`` values followed by the explicit flags (which therefore win), as ``table.key=value``."""
     keys = {"model": "model.name", "weights": "model.weights", "objective": "dream.objective",
-            "seed": "run.seed", "device": "run.device", "coherence": "video.coherence"}
+            "seed": "run.seed", "device": "run.device", "coherence": "video.coherence", "zoom": "zoom.zoom",
+            "rotate": "zoom.rotate"}
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:
             continue
-        out.append(f"{keys[name]}={value}" if isinstance(value, int) else f"{keys[name]}={_toml_string(str(value))}")
+        numeric = isinstance(value, (int, float)) or (name in ("zoom", "rotate") and _is_number(str(value)))
+        out.append(f"{keys[name]}={value}" if numeric else f"{keys[name]}={_toml_string(str(value))}")
     return out
 
 
@@ -199,7 +209,9 @@ def zoom(
     fps: Annotated[str, typer.Option("--fps", help="Frame rate (e.g. 30, 24000/1001); motion rates are per second.")] = "30",
     size: Annotated[Optional[str], typer.Option("--size", help="WxH: resize the picture, or the size of the noise (default 512x512).")] = None,
     loop: Annotated[float, typer.Option("--loop", help="Seconds at the end that crossfade into the start, so the clip loops seamlessly.")] = 0.0,
-    preset: PresetOpt = None,
+    zoom_rate: Annotated[Optional[str], typer.Option("--zoom", help="Zoom per second (> 1 zooms in), or a schedule like '0:1.2, 90:1.5'.")] = None,
+    rotate: Annotated[Optional[str], typer.Option("--rotate", help="Degrees per second, counter-clockwise, or a schedule.")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="Preset name (see 'dreamvid presets') or a .toml path.")] = "endless-zoom",
     model: ModelOpt = None,
     weights: WeightsOpt = None,
     objective: ObjectiveOpt = None,
@@ -210,7 +222,7 @@ def zoom(
 ) -> None:
     """Endless zoom: each frame is the last one zoomed/rotated/shifted a little, then dreamed again.
 
-    Example: dreamvid zoom photo.jpg -o zoom.mp4 --preset endless-zoom --frames 300 --fps 30 --loop 1
+    Starts from the endless-zoom preset. Example: dreamvid zoom photo.jpg -o zoom.mp4 --frames 300 --fps 30 --loop 1 --rotate 10
     """
     from fractions import Fraction
 
@@ -228,7 +240,7 @@ def zoom(
             raise ConfigError(f"--fps must be above 0 and at most 240, got {fps}")
         frame_size = parse_size(size) if size is not None else None
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                seed=seed, device=device))
+                                                seed=seed, device=device, zoom=zoom_rate, rotate=rotate))
         _render("frames", lambda bar: dream_zoom(config, output, frames=frames, fps=rate, input=input,
                                                  size=frame_size, loop=loop, progress=bar))
 

@@ -8,6 +8,10 @@ Every construction is validated in ``__post_init__``; a bad value, an unknown ta
 file raises :class:`~dreamvid.errors.ConfigError` with one line saying which key, what was expected and
 what was got. An int is accepted where a float is expected (and stored as float); a bool is never a number.
 
+Schedules: the settings named in a table's ``SCHEDULED`` also take keyframes, ``"0:1.0, 90:1.3"`` (see
+:mod:`dreamvid.schedule`; frames are output frames). Each keyframe value is range-checked like a plain
+value; :meth:`Config.at` returns the configuration with every schedule evaluated at one frame.
+
 Conventions: ``step_size`` is on the [0, 1] pixel scale; ``jitter``, ``smooth`` and ``max_size`` are in
 pixels; ``rotate_jitter`` is in degrees; ``scale_jitter`` is a fraction (0.1 → scale 0.9 to 1.1).
 
@@ -26,10 +30,10 @@ import dataclasses
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import ClassVar, NoReturn, cast
 
 try:
     import tomllib
@@ -37,6 +41,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from dreamvid.errors import ConfigError, OutputError
+from dreamvid.schedule import is_schedule, parse_schedule
 
 __all__ = [
     "Config",
@@ -99,26 +104,39 @@ class DreamConfig:
         rotate_jitter: Random rotation by ±this many degrees each step, 0 to 45.
         max_size: Longest side the dream runs at; 0 is full size, else 32 to 16384.
 
+    All but ``lapnorm`` and ``max_size`` take schedules; the objective switches at its keyframes
+    (``"0:b8, 120:b12:7,9"``) and integer settings round to the nearest integer between keyframes.
+
     Example:
         >>> DreamConfig(smooth=1).smooth  # an int is accepted as a float
         1.0
+        >>> DreamConfig(steps="0:10, 100:20").steps
+        '0:10, 100:20'
     """
 
+    SCHEDULED: ClassVar[tuple[str, ...]] = ("objective", "octaves", "octave_scale", "steps", "step_size", "jitter",
+                                            "smooth", "tv", "scale_jitter", "rotate_jitter")
+
     objective: str = ""
-    octaves: int = 4
-    octave_scale: float = 1.4
-    steps: int = 10
-    step_size: float = 0.01
-    jitter: int = 32
-    smooth: float = 0.0
-    tv: float = 0.0
+    octaves: int | str = 4
+    octave_scale: float | str = 1.4
+    steps: int | str = 10
+    step_size: float | str = 0.01
+    jitter: int | str = 32
+    smooth: float | str = 0.0
+    tv: float | str = 0.0
     lapnorm: int = 0
-    scale_jitter: float = 0.0
-    rotate_jitter: float = 0.0
+    scale_jitter: float | str = 0.0
+    rotate_jitter: float | str = 0.0
     max_size: int = 0
 
     def __post_init__(self) -> None:
         _check_str(self, "objective")
+        if is_schedule(self.objective):
+            schedule = parse_schedule(self.objective, name="dream.objective")
+            if schedule.numeric:
+                _fail(self, "objective", "an objective (or a schedule of objectives, like \"0:b8, 120:b12\")",
+                      repr(self.objective))
         _check_int(self, "octaves", 1, 12)
         _check_number(self, "octave_scale", 1, 4, above_low=True)
         _check_int(self, "steps", 0, 1000)
@@ -193,19 +211,23 @@ class VideoConfig:
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
 
+    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps`` and ``fresh_boost`` take schedules.
+
     Example:
         >>> VideoConfig(coherence="none").coherence
         'none'
     """
 
+    SCHEDULED: ClassVar[tuple[str, ...]] = ("carry", "blend", "seeded_octaves", "seeded_steps", "fresh_boost")
+
     coherence: str = "flow"
     flow: str = "dis"
     flow_weights: str = ""
-    carry: float = 1.0
-    blend: float = 0.5
-    seeded_octaves: int = 2
-    seeded_steps: int = 3
-    fresh_boost: float = 2.0
+    carry: float | str = 1.0
+    blend: float | str = 0.5
+    seeded_octaves: int | str = 2
+    seeded_steps: int | str = 3
+    fresh_boost: float | str = 2.0
     scene_cuts: bool = True
     crf: int = 18
 
@@ -227,20 +249,26 @@ class VideoConfig:
 
 @dataclass(frozen=True)
 class ZoomConfig:
-    """The ``[zoom]`` table: the feedback transform of endless-zoom loops (``dreamvid zoom``).
+    """The ``[zoom]`` table: the feedback transform, frame by frame (``dreamvid zoom`` and ``dreamvid video``).
 
-    Motion rates are per second, so a loop moves the same at any fps. ``zoom``, ``rotate``, ``shift_x``
-    and ``shift_y`` take a number or a keyframed schedule (``"0:1.2, 90:1.5, 180:1.2"``, frames; see
-    :mod:`dreamvid.schedule`).
+    Motion rates are per second, so a clip moves the same at any fps. The defaults are the identity (no
+    motion); ``dreamvid zoom`` starts from the ``endless-zoom`` preset. In ``dreamvid zoom`` the whole
+    previous frame is moved; in ``dreamvid video`` what is carried from the previous frame (its dream, and
+    ``feedback`` of the whole frame) is moved, so the hallucinations drift, zoom and spin over the footage.
+    Every number here takes a schedule (``"0:1.2, 90:1.5, 180:1.2"``, frames; see :mod:`dreamvid.schedule`).
 
     Args:
-        zoom: Scale per second (> 1 zooms in).
+        zoom: Scale per second, > 0 (> 1 zooms in).
         rotate: Degrees per second, counter-clockwise on screen.
-        shift_x: Pixels per second to the right.
+        shift_x: Pixels per second to the right (the velocity of the content at the centre).
         shift_y: Pixels per second down.
         center_x: Relative centre of zoom and rotation, 0 to 1.
         center_y: Relative centre of zoom and rotation, 0 to 1.
-        colour: Strength of colour coherence (match the first frame's LAB mean/std), 0 to 1.
+        colour: Strength of colour coherence, 0 to 1: ``dreamvid zoom`` matches each frame's LAB mean/std to
+            the first dreamed frame's; ``dreamvid video`` matches the fed-back frame to the current footage.
+        feedback: ``dreamvid video`` only: how much of the whole previous dreamed frame (moved by the flow
+            and the transform) is mixed into the next, 0 to 1; 0 carries only the dream's detail, higher
+            values trail the footage into the zoom.
         border: ``"reflect"``, ``"replicate"``, ``"wrap"`` or ``"constant"``.
         filter: Resampling filter: ``"lanczos"``, ``"cubic"`` or ``"linear"``.
 
@@ -249,34 +277,40 @@ class ZoomConfig:
         '0:1.1, 60:1.3'
     """
 
-    zoom: float | str = 1.25
+    SCHEDULED: ClassVar[tuple[str, ...]] = ("zoom", "rotate", "shift_x", "shift_y", "center_x", "center_y", "colour",
+                                            "feedback")
+
+    zoom: float | str = 1.0
     rotate: float | str = 0.0
     shift_x: float | str = 0.0
     shift_y: float | str = 0.0
-    center_x: float = 0.5
-    center_y: float = 0.5
-    colour: float = 1.0
+    center_x: float | str = 0.5
+    center_y: float | str = 0.5
+    colour: float | str = 1.0
+    feedback: float | str = 0.0
     border: str = "reflect"
     filter: str = "lanczos"
 
     def __post_init__(self) -> None:
-        from dreamvid.schedule import parse_schedule
-
-        for key in ("zoom", "rotate", "shift_x", "shift_y"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-                _fail(self, key, "a number or a schedule like \"0:1.0, 90:1.3\"", _typed(value))
-            schedule = parse_schedule(value, name=f"zoom.{key}")
-            if key == "zoom" and isinstance(schedule(0), float) and not schedule(0) > 0:
-                _fail(self, key, "a positive number", repr(value))
+        _check_number(self, "zoom", 0, 100, above_low=True)
+        _check_number(self, "rotate", -3600, 3600)
+        _check_number(self, "shift_x", -100000, 100000)
+        _check_number(self, "shift_y", -100000, 100000)
         _check_number(self, "center_x", 0, 1)
         _check_number(self, "center_y", 0, 1)
         _check_number(self, "colour", 0, 1)
+        _check_number(self, "feedback", 0, 1)
         for key, choices in (("border", ("reflect", "replicate", "wrap", "constant")),
                              ("filter", ("lanczos", "cubic", "linear"))):
             _check_str(self, key)
             if getattr(self, key) not in choices:
                 _fail(self, key, f"one of {_quoted(choices)}", repr(getattr(self, key)))
+
+    @property
+    def moves(self) -> bool:
+        """Whether the transform is anything but the identity at some frame."""
+        identity = {"zoom": 1.0, "rotate": 0.0, "shift_x": 0.0, "shift_y": 0.0}
+        return any(parse_schedule(getattr(self, key)).values != (value,) for key, value in identity.items())
 
 
 @dataclass(frozen=True)
@@ -300,6 +334,28 @@ class Config:
             if not isinstance(value, table_type):
                 raise ConfigError(f"config.{name} must be a {table_type.__name__}, got {_typed(value)}")
 
+    def at(self, frame: float) -> Config:
+        """This configuration with every schedule evaluated at ``frame`` (integer settings rounded).
+
+        Example:
+            >>> config = load_config(None, ["dream.steps='0:10, 100:20'", "dream.objective='0:b8, 50:b12'"])
+            >>> config.at(25).dream.steps, config.at(25).dream.objective, config.at(50).dream.objective
+            (12, 'b8', 'b12')
+        """
+        changes: dict[str, object] = {}
+        for name in _tables():
+            table = getattr(self, name)
+            values: dict[str, object] = {}
+            for key in getattr(table, "SCHEDULED", ()):
+                text = getattr(table, key)
+                if not is_schedule(text):
+                    continue
+                value = parse_schedule(text, name=f"{name}.{key}")(frame)
+                values[key] = round(value) if _is_int_field(table, key) else value
+            if values:
+                changes[name] = dataclasses.replace(table, **values)
+        return dataclasses.replace(self, **changes) if changes else self
+
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -308,6 +364,11 @@ class PresetInfo:
     name: str
     path: Path
     description: str
+
+
+def _is_int_field(table: object, key: str) -> bool:
+    default = next(f.default for f in fields(table) if f.name == key)  # type: ignore[arg-type]
+    return isinstance(default, int) and not isinstance(default, bool)
 
 
 def _tables() -> dict[str, type]:
@@ -340,8 +401,11 @@ def _quoted(names: Sequence[str]) -> str:
 
 def _fail(table: object, key: str, expected: str, got: str) -> NoReturn:
     """Raise the one-line error for ``table.key``: ``dream.octaves must be ..., got 0``."""
-    table_name = next((n for n, t in _tables().items() if t is type(table)), type(table).__name__)
-    raise ConfigError(f"{table_name}.{key} must be {expected}, got {got}")
+    raise ConfigError(f"{_table_name(table)}.{key} must be {expected}, got {got}")
+
+
+def _table_name(table: object) -> str:
+    return next((n for n, t in _tables().items() if t is type(table)), type(table).__name__)
 
 
 def _check_str(table: object, key: str, *, allow_empty: bool = True) -> None:
@@ -354,12 +418,17 @@ def _check_str(table: object, key: str, *, allow_empty: bool = True) -> None:
 
 
 def _check_int(table: object, key: str, low: int, high: int | None, *, expected: str = "") -> None:
-    """Require an int (not a bool) in ``[low, high]``; ``high=None`` means no upper bound."""
+    """Require an int (not a bool) in ``[low, high]``; ``high=None`` means no upper bound.
+
+    A field in the table's ``SCHEDULED`` may also hold a schedule whose keyframe values are in range.
+    """
     value = getattr(table, key)
     if not expected:
         expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    if _check_schedule(table, key, expected, lambda v: low <= v and (high is None or v <= high)):
+        return
     if isinstance(value, bool) or not isinstance(value, int):
-        _fail(table, key, expected, _typed(value))
+        _fail(table, key, expected + _schedule_hint(table, key), _typed(value))
     if value < low or (high is not None and value > high):
         _fail(table, key, expected, repr(value))
 
@@ -367,19 +436,46 @@ def _check_int(table: object, key: str, low: int, high: int | None, *, expected:
 def _check_number(table: object, key: str, low: float, high: float, *, above_low: bool = False) -> None:
     """Require an int or float (not a bool) in ``[low, high]``, or ``(low, high]`` if ``above_low``.
 
-    The value is stored back as a float.
+    The value is stored back as a float. A field in the table's ``SCHEDULED`` may also hold a schedule
+    whose keyframe values are in range.
     """
     value = getattr(table, key)
     if above_low:
         expected = f"a number greater than {low:g} and at most {high:g}"
     else:
         expected = f"a number from {low:g} to {high:g}"
+
+    def in_range(v: float) -> bool:
+        return low < v <= high if above_low else low <= v <= high  # False for NaN
+
+    if _check_schedule(table, key, expected, in_range):
+        return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(table, key, expected, _typed(value))
-    in_range = low < value <= high if above_low else low <= value <= high  # False for NaN
-    if not in_range:
+        _fail(table, key, expected + _schedule_hint(table, key), _typed(value))
+    if not in_range(value):
         _fail(table, key, expected, repr(value))
     object.__setattr__(table, key, float(value))
+
+
+def _schedule_hint(table: object, key: str) -> str:
+    """For text in a field that takes schedules: say that a schedule would have been fine."""
+    if isinstance(getattr(table, key), str) and key in getattr(table, "SCHEDULED", ()):
+        return " or a schedule like \"0:1.0, 90:1.3\""
+    return ""
+
+
+def _check_schedule(table: object, key: str, expected: str, in_range: Callable[[float], bool]) -> bool:
+    """Check a schedule held by a ``SCHEDULED`` field: numbers, each keyframe in range. False if no schedule."""
+    value = getattr(table, key)
+    if key not in getattr(table, "SCHEDULED", ()) or not is_schedule(value):
+        return False
+    schedule = parse_schedule(value, name=f"{_table_name(table)}.{key}")
+    if not schedule.numeric:
+        _fail(table, key, f"{expected}, or a schedule of numbers", repr(value))
+    for frame, number in zip(schedule.frames, schedule.values):
+        if not in_range(number):  # values between keyframes lie between keyframe values
+            _fail(table, key, expected, f"{number:g} at frame {frame} of {value!r}")
+    return True
 
 
 # ------------------------------------------------------------------------------------ merging sources

@@ -5,8 +5,11 @@ Conventions:
     ``zoom > 1`` zooms **in** (content grows); ``degrees > 0`` turns the content **counter-clockwise** as
     seen on screen; ``shift = (dx, dy)`` moves the content right and down, in pixels. The centre is given
     relative to the frame, ``(0.5, 0.5)`` being its middle.
-    Rates are per second and converted per frame exactly: ``scale = zoom ** (1 / fps)``,
-    ``angle = degrees / fps``, ``shift = shift / fps``, so the motion over a second is the same at any fps.
+    Rates are per second and describe one continuous motion, ``dx/dt = L (x − c) + v`` with
+    ``L = ln(zoom)·I + radians·K`` (K the quarter turn) and ``v`` the shift per second; a frame's matrix is
+    that motion's flow over ``1/fps`` (a matrix exponential), so n frames at n·fps compose to exactly one
+    frame at fps, whatever the mix of zoom, rotation and shift. Alone, each gives ``scale = zoom ** (1 / fps)``,
+    ``angle = degrees / fps``, ``shift = shift / fps``.
     A matrix ``M`` (2×3) maps a source pixel to where it lands: ``dst = M @ (x, y, 1)``. Zoom, rotation and
     shift are composed into one matrix and applied with **one** resample per frame.
 """
@@ -15,10 +18,16 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
+import torch
 
 from dreamvid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dreamvid.config import ZoomConfig
 
 _BORDERS = {"reflect": cv2.BORDER_REFLECT101, "replicate": cv2.BORDER_REPLICATE, "wrap": cv2.BORDER_WRAP,
             "constant": cv2.BORDER_CONSTANT}
@@ -68,20 +77,42 @@ def frame_matrix(
 ) -> np.ndarray:
     """One frame's share of per-second motion, as a single matrix (see the module conventions).
 
-    Zoom and rotation about the centre compose exactly (n frames at n·fps equal one at fps), and so does
-    a shift alone; a shift combined with zoom or rotation is applied after each frame's zoom/rotation, so
-    its total differs from the per-second figure by O(1/fps).
+    The matrix is ``expm(G / fps)`` for the motion's generator ``G``, so frames compose exactly: two
+    frames at 60 fps equal one at 30 fps for any mix of zoom, rotation and shift. With a shift alone the
+    content moves ``shift_per_second`` pixels a second; combined with zoom or rotation, the shift is the
+    velocity of the content at the centre (the path curves, as a spiral does).
 
     Example:
-        >>> m60 = frame_matrix((9, 9), fps=60, zoom_per_second=1.2, degrees_per_second=30)
-        >>> m30 = frame_matrix((9, 9), fps=30, zoom_per_second=1.2, degrees_per_second=30)
+        >>> m60 = frame_matrix((9, 9), fps=60, zoom_per_second=1.2, degrees_per_second=30, shift_per_second=(5, 0))
+        >>> m30 = frame_matrix((9, 9), fps=30, zoom_per_second=1.2, degrees_per_second=30, shift_per_second=(5, 0))
         >>> bool(np.allclose(compose(m60, m60), m30))
         True
+        >>> frame_matrix((5, 5), fps=1, zoom_per_second=2.0).round(6).tolist()
+        [[2.0, 0.0, -2.0], [0.0, 2.0, -2.0]]
     """
     if not fps > 0:
         raise ConfigError(f"fps must be positive, got {fps!r}")
-    return affine_matrix(size, zoom=zoom_per_second ** (1 / fps), degrees=degrees_per_second / fps,
-                         shift=(shift_per_second[0] / fps, shift_per_second[1] / fps), center=center)
+    if not zoom_per_second > 0 or not math.isfinite(zoom_per_second):
+        raise ConfigError(f"zoom must be a positive number, got {zoom_per_second!r}")
+    width, height = size
+    c = np.array([center[0] * (width - 1), center[1] * (height - 1)])
+    a = math.radians(degrees_per_second)
+    # a counter-clockwise turn on screen (y down) is x -> [[cos, sin], [-sin, cos]] x: generator [[0, 1], [-1, 0]]
+    linear = np.array([[math.log(zoom_per_second), a], [-a, math.log(zoom_per_second)]])
+    generator = np.zeros((3, 3))
+    generator[:2, :2] = linear
+    generator[:2, 2] = np.asarray(shift_per_second, dtype=float) - linear @ c
+    matrix = torch.linalg.matrix_exp(torch.from_numpy(generator / fps)).numpy()[:2]
+    return matrix + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def feedback_matrix(zoom: ZoomConfig, size: tuple[int, int], fps: float) -> np.ndarray | None:
+    """The frame matrix for a ``[zoom]`` table already evaluated at a frame (``Config.at``); ``None`` if identity."""
+    if (zoom.zoom, zoom.rotate, zoom.shift_x, zoom.shift_y) == (1.0, 0.0, 0.0, 0.0):
+        return None
+    return frame_matrix(size, fps=fps, zoom_per_second=float(zoom.zoom), degrees_per_second=float(zoom.rotate),
+                        shift_per_second=(float(zoom.shift_x), float(zoom.shift_y)),
+                        center=(float(zoom.center_x), float(zoom.center_y)))
 
 
 def compose(second: np.ndarray, first: np.ndarray) -> np.ndarray:

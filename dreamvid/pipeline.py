@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +26,7 @@ from dreamvid.dream import Progress, dream, noise_image, resolve_device, resolve
 from dreamvid.images import check_output_path, read_image, to_image, to_tensor, write_image
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
+from dreamvid.schedule import is_schedule, parse_schedule
 
 if TYPE_CHECKING:
     from dreamvid.video import VideoInfo
@@ -37,11 +38,19 @@ GUIDE_MAX_SIDE = 512
 
 @dataclass(frozen=True)
 class Engine:
-    """A loaded model and parsed objective on a device, ready to dream."""
+    """A loaded model and its parsed objectives on a device, ready to dream.
+
+    ``objectives`` holds every objective the configuration names (one, or each value of a schedule like
+    ``"0:b8, 120:b12"``), parsed up front so a bad one fails before any frame is rendered.
+    """
 
     model: FeatureModel
-    objective: Objective
+    objectives: Mapping[str, Objective]
     device: torch.device
+
+    def objective(self, text: str) -> Objective:
+        """The parsed objective for ``text``, a value of ``dream.objective`` at some frame."""
+        return self.objectives[text]
 
 
 def sidecar_path(output: Path) -> Path:
@@ -68,14 +77,15 @@ def build_engine(config: Config) -> Engine:
         with torch.no_grad():
             return model(guide, [layer])[layer]
 
-    objective = parse_objective(
-        config.dream.objective,
-        default_layer=model.default_layer,
-        layers=model.channels,
-        categories=model.categories,
-        guide_features=guide_features,
-    )
-    return Engine(model, objective, device)
+    texts = [config.dream.objective]
+    if is_schedule(config.dream.objective):
+        texts = [str(v) for v in parse_schedule(config.dream.objective, name="dream.objective").values]
+    objectives = {
+        text: parse_objective(text, default_layer=model.default_layer, layers=model.channels,
+                              categories=model.categories, guide_features=guide_features)
+        for text in texts
+    }
+    return Engine(model, objectives, device)
 
 
 def dream_image(
@@ -103,14 +113,15 @@ def dream_image(
     out = check_output_path(output, inputs=[input] if input is not None else [])
     image = read_image(input) if input is not None else None
     engine = build_engine(config)
+    settings = config.at(0)
     generator = torch.Generator().manual_seed(config.run.seed)
     if image is not None:
         start = to_tensor(image, device=engine.device)
     else:
         width, height = noise_size  # type: ignore[misc]
         start = noise_image(width, height, generator=generator, device=engine.device)
-    result = dream(start, engine.model, engine.objective, config.dream, generator=generator,
-                   precision=config.run.precision, progress=progress)
+    result = dream(start, engine.model, engine.objective(settings.dream.objective), settings.dream,
+                   generator=generator, precision=config.run.precision, progress=progress)
     info = {
         "dreamvid": dreamvid.__version__,
         "input": str(input) if input is not None else f"noise {noise_size[0]}x{noise_size[1]}",  # type: ignore[index]
@@ -145,51 +156,80 @@ def dream_frames(
     config: Config,
     *,
     generator: torch.Generator,
+    fps: float = 30.0,
     report: Callable[[FrameReport], None] | None = None,
 ) -> Iterator[np.ndarray]:
     """Dream a stream of frames, tying each to the last as ``config.video.coherence`` says.
 
-    ``flow`` (default): ``I_t = F_t + carry · c ⊙ warp(D_{t−1} − F_{t−1}, b)``: only the hallucinated
+    ``flow`` (default): ``I_t = F_t + carry · c ⊙ T_t(warp(D_{t−1} − F_{t−1}, b))``: only the hallucinated
     detail moves, with the backward flow ``b`` of the source frames, and only where the flow is
     reliable (``c``, the forward–backward consistency mask); disoccluded regions are dreamed fresh.
+    ``T_t`` is the ``[zoom]`` feedback transform (identity by default), so the dream can drift, zoom and
+    spin over the footage; ``zoom.feedback = f > 0`` also mixes in the whole previous dreamed frame:
+    ``I_t ← (1 − f) · I_t + f · T_t(warp(D_{t−1}, b))`` (its colours matched to ``F_t`` by ``zoom.colour``).
     Seeded frames already carry the dream, so they get the cheaper ``seeded_octaves × seeded_steps``
     schedule; the first frame and frames after a scene cut get ``[dream]``'s full schedule.
-    ``blend``: ``I_t = (1 − blend) · D_{t−1} + blend · F_t`` dreamed with the full schedule (the peers'
-    method). ``none``: every frame dreamed on its own.
+    ``blend``: ``I_t = (1 − blend) · T_t(D_{t−1}) + blend · F_t`` dreamed with the full schedule (the peers'
+    method). ``none``: every frame dreamed on its own. Schedules are evaluated at each frame's index.
 
     Args:
         frames: ``(H, W, 3)`` uint8 RGB frames, all the same size.
-        engine: model, objective and device from :func:`build_engine`.
+        engine: model, objectives and device from :func:`build_engine`.
         config: the resolved configuration.
         generator: random source; the same seed gives the same video on CPU.
+        fps: the clip's frame rate, for the per-second rates of ``[zoom]``.
         report: called with a :class:`FrameReport` after each frame.
 
     Yields:
         The dreamed frames, ``(H, W, 3)`` uint8 RGB, frame t for input frame t.
+
+    Raises:
+        ConfigError: ``[zoom]`` moves the frames but ``video.coherence = "none"`` carries nothing to move.
     """
+    from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
     from dreamvid.flow import make_flow, reliability, scene_cut, warp
 
+    if config.video.coherence == "none" and config.zoom.moves:
+        from dreamvid.errors import ConfigError
+
+        raise ConfigError("[zoom] moves what each frame carries from the previous one, but video.coherence = "
+                          "'none' carries nothing; use coherence 'flow' or 'blend', or leave [zoom] at rest")
     video = config.video
-    cold = config.dream
-    seeded = replace(cold, octaves=video.seeded_octaves, steps=video.seeded_steps)
     flow = (make_flow(video.flow, weights=video.flow_weights or None, device=str(engine.device))
             if video.coherence == "flow" else None)
     prev_frame: np.ndarray | None = None
     prev_source = prev_dream = None  # float32 (H, W, 3) in [0, 1]
     for index, frame in enumerate(frames):
         started = time.perf_counter()
+        at = config.at(index)
+        cold = at.dream
+        seeded = replace(cold, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
         source = frame.astype(np.float32) / 255.0
         seed, settings, cut, weight = source, cold, False, None
+        matrix = feedback_matrix(at.zoom, (frame.shape[1], frame.shape[0]), fps) if prev_frame is not None else None
+
+        def move(image: np.ndarray) -> np.ndarray:
+            if matrix is None:
+                return image
+            return warp_affine(image, matrix, border=at.zoom.border, filter=at.zoom.filter)
+
         if prev_frame is not None and video.coherence == "blend":
-            seed = (1 - video.blend) * prev_dream + video.blend * source
+            seed = np.clip((1 - at.video.blend) * move(prev_dream) + at.video.blend * source, 0, 1)
         elif prev_frame is not None and flow is not None:
             backward = flow(frame, prev_frame)
             cut = video.scene_cuts and scene_cut(frame, prev_frame, backward)
             if not cut:
                 mask = reliability(backward, flow(prev_frame, frame))
-                carried = warp(prev_dream - prev_source, backward)
-                seed, settings = np.clip(source + video.carry * mask[..., None] * carried, 0, 1), seeded
-                weight = torch.from_numpy(1 + video.fresh_boost * (1 - mask))[None, None].to(engine.device)
+                carried = move(warp(prev_dream - prev_source, backward))
+                if matrix is not None:
+                    mask = np.clip(move(mask[..., None])[..., 0], 0, 1)
+                seed = source + at.video.carry * mask[..., None] * carried
+                if at.zoom.feedback > 0:
+                    fed = np.clip(move(warp(prev_dream, backward)), 0, 1)
+                    fed = match_colour(fed, lab_stats(source), strength=at.zoom.colour)
+                    seed = (1 - at.zoom.feedback) * seed + at.zoom.feedback * fed
+                seed, settings = np.clip(seed, 0, 1), seeded
+                weight = torch.from_numpy(1 + at.video.fresh_boost * (1 - mask))[None, None].to(engine.device)
         dreamed = _dream_array(seed, engine, settings, config, generator=generator, weight=weight)
         prev_frame, prev_source, prev_dream = frame, source, dreamed
         if report is not None:
@@ -252,7 +292,7 @@ def dream_video(
     generator = torch.Generator().manual_seed(config.run.seed)
     with VideoWriter(output, fps=info.fps, size=size, audio_from=input if info.has_audio else None,
                      audio_start=start, audio_duration=duration, crf=config.video.crf, inputs=[input]) as writer:
-        stream = dream_frames(_chain(first, reader), engine, config, generator=generator)
+        stream = dream_frames(_chain(first, reader), engine, config, generator=generator, fps=float(info.fps))
         for index, frame in enumerate(stream):
             writer.write(frame)
             if index % every == 0 and len(sampled) < PREVIEW_FRAMES:
@@ -300,7 +340,8 @@ def zoom_frames(
 
     ``T_k`` is one affine resample (``[zoom]`` rates per second, schedules evaluated at frame k), followed
     by colour coherence toward the first dreamed frame. The first frame gets ``[dream]``'s full schedule,
-    the rest the ``[video]`` seeded schedule (they carry the dream already).
+    the rest the ``[video]`` seeded schedule (they carry the dream already); every schedule in the
+    configuration is evaluated at frame k.
 
     Args:
         start: ``(H, W, 3)`` float32 RGB in [0, 1], the picture (or noise) to start from.
@@ -309,23 +350,20 @@ def zoom_frames(
     Yields:
         ``(H, W, 3)`` float32 frames in [0, 1].
     """
-    from dreamvid.feedback import frame_matrix, lab_stats, match_colour, warp_affine
-    from dreamvid.schedule import parse_schedule
+    from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
 
-    zoom = config.zoom
-    rates = {key: parse_schedule(getattr(zoom, key), name=f"zoom.{key}") for key in ("zoom", "rotate", "shift_x", "shift_y")}
-    seeded = replace(config.dream, octaves=config.video.seeded_octaves, steps=config.video.seeded_steps)
     height, width = start.shape[:2]
     current, reference = start, None
     for k in range(count):
+        at = config.at(k)
+        settings = at.dream
         if k > 0:
-            matrix = frame_matrix((width, height), fps=fps, zoom_per_second=float(rates["zoom"](k)),
-                                  degrees_per_second=float(rates["rotate"](k)),
-                                  shift_per_second=(float(rates["shift_x"](k)), float(rates["shift_y"](k))),
-                                  center=(zoom.center_x, zoom.center_y))
-            current = np.clip(warp_affine(current, matrix, border=zoom.border, filter=zoom.filter), 0, 1)
-            current = match_colour(current, reference, strength=zoom.colour)
-        current = _dream_array(current, engine, config.dream if k == 0 else seeded, config, generator=generator)
+            matrix = feedback_matrix(at.zoom, (width, height), fps)
+            if matrix is not None:
+                current = np.clip(warp_affine(current, matrix, border=at.zoom.border, filter=at.zoom.filter), 0, 1)
+            current = match_colour(current, reference, strength=at.zoom.colour)
+            settings = replace(settings, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
+        current = _dream_array(current, engine, settings, config, generator=generator)
         if reference is None:
             reference = lab_stats(current)
         yield current
@@ -342,7 +380,7 @@ def _dream_array(
 ) -> np.ndarray:
     """Dream an ``(H, W, 3)`` float array in [0, 1] with ``settings``; returns a new float32 array."""
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(engine.device)
-    out = dream(x, engine.model, engine.objective, settings, generator=generator,
+    out = dream(x, engine.model, engine.objective(settings.objective), settings, generator=generator,
                 precision=config.run.precision, weight=weight)
     return out[0].permute(1, 2, 0).float().cpu().numpy()
 

@@ -1,4 +1,4 @@
-"""Keyframed schedules: ``parse_schedule(text) → value_at(frame)``.
+"""Keyframed schedules: ``parse_schedule(text) → Schedule``; ``schedule(frame) → value``.
 
 Syntax (presets and ``--set``):
     ``1.3``                          a constant
@@ -7,22 +7,72 @@ Syntax (presets and ``--set``):
     ``"0:b8, 120:b12:7"``            text values (objectives, layers) switch at their keyframe
 
 Before the first keyframe the first value holds, after the last the last one. Frames are integers in
-increasing order; values between keyframes are interpolated at fractional frames too.
+increasing order (output frames, counted from 0); values between keyframes are interpolated at fractional
+frames too. Which settings take schedules is listed in :mod:`dreamvid.config` (``SCHEDULED`` per table);
+:meth:`dreamvid.config.Config.at` evaluates them all for one frame.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 
 from dreamvid.errors import ConfigError
 
 Value = float | str
 _KEYFRAME_SPLIT = re.compile(r",\s*(?=\d+\s*:)")  # a comma that starts the next FRAME:
+_SCHEDULE_START = re.compile(r"\s*(smooth\s+)?\d+\s*:")
 
 
-def parse_schedule(text: str | float | int, *, name: str = "value") -> Callable[[float], Value]:
+@dataclass(frozen=True)
+class Schedule:
+    """Keyframes ``frames[i] → values[i]``; call it with a frame number to get the value there.
+
+    Numbers interpolate (linearly, or with smoothstep easing when ``smooth``); text values hold from their
+    keyframe to the next. A constant is a single keyframe at frame 0.
+    """
+
+    frames: tuple[int, ...]
+    values: tuple[Value, ...]
+    smooth: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return all(isinstance(v, float) for v in self.values)
+
+    @property
+    def constant(self) -> bool:
+        return len(set(self.values)) == 1
+
+    def __call__(self, frame: float) -> Value:
+        frames, values = self.frames, self.values
+        if not self.numeric:
+            return values[max(0, bisect.bisect_right(frames, frame) - 1)]
+        if frame <= frames[0]:
+            return values[0]
+        if frame >= frames[-1]:
+            return values[-1]
+        i = bisect.bisect_right(frames, frame) - 1
+        t = (frame - frames[i]) / (frames[i + 1] - frames[i])
+        if self.smooth:
+            t = t * t * (3 - 2 * t)
+        low, high = float(values[i]), float(values[i + 1])
+        return low + (high - low) * t
+
+
+def is_schedule(text: object) -> bool:
+    """Whether ``text`` is written as keyframes (``"0:b8, 120:b12"``, ``"smooth 0:1, 9:2"``), not a plain value.
+
+    Example:
+        >>> is_schedule("0:b8, 120:b12"), is_schedule("b12:7"), is_schedule("0.5*b8+b12")
+        (True, False, False)
+    """
+    return isinstance(text, str) and _SCHEDULE_START.match(text) is not None
+
+
+def parse_schedule(text: str | float | int, *, name: str = "value") -> Schedule:
     """Parse a schedule; numbers interpolate (linear or smooth), text switches at keyframes.
 
     Args:
@@ -39,16 +89,21 @@ def parse_schedule(text: str | float | int, *, name: str = "value") -> Callable[
         >>> parse_schedule("0:b8, 120:b12", name="objective")(119)
         'b8'
     """
-    if isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, (int, float, str)):
         raise ConfigError(f"{name} must be a number or a schedule like \"0:1.0, 90:1.3\", got {text!r}")
     if isinstance(text, (int, float)):
-        return lambda frame: float(text)
+        return Schedule((0,), (float(text),))
+    return _parse_text(text, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_text(text: str, name: str) -> Schedule:
     body = text.strip()
     smooth = body.startswith("smooth ")
     if smooth:
-        body = body[len("smooth "):]
+        body = body[len("smooth "):].strip()
     try:
-        return lambda frame, v=float(body): v
+        return Schedule((0,), (float(body),))
     except ValueError:
         pass
     frames, values = _keyframes(body, name, text)
@@ -57,9 +112,7 @@ def parse_schedule(text: str | float | int, *, name: str = "value") -> Callable[
         raise ConfigError(f"schedule for {name} mixes numbers and text: {text!r}")
     if smooth and not numeric:
         raise ConfigError(f"'smooth' needs numeric values in the schedule for {name}: {text!r}")
-    if numeric:
-        return _interpolate(frames, values, smooth)  # type: ignore[arg-type]
-    return lambda frame: values[max(0, bisect.bisect_right(frames, frame) - 1)]
+    return Schedule(tuple(frames), tuple(values), smooth)
 
 
 def _keyframes(body: str, name: str, text: str) -> tuple[list[int], list[Value]]:
@@ -91,18 +144,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _interpolate(frames: list[int], values: list[float], smooth: bool) -> Callable[[float], float]:
-    def value_at(frame: float) -> float:
-        if frame <= frames[0]:
-            return values[0]
-        if frame >= frames[-1]:
-            return values[-1]
-        i = bisect.bisect_right(frames, frame) - 1
-        t = (frame - frames[i]) / (frames[i + 1] - frames[i])
-        if smooth:
-            t = t * t * (3 - 2 * t)
-        return values[i] + (values[i + 1] - values[i]) * t
-
-    return value_at

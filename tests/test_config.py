@@ -110,10 +110,10 @@ VALIDATION_ERRORS = [
     (DreamConfig, {"scale_jitter": 0.6}, "dream.scale_jitter must be a number from 0 to 0.5, got 0.6"),
     (DreamConfig, {"rotate_jitter": -1}, "dream.rotate_jitter must be a number from 0 to 45, got -1"),
     # wrong types
-    (DreamConfig, {"octaves": "4"}, "dream.octaves must be an integer from 1 to 12, got '4' (a string)"),
+    (DreamConfig, {"octaves": "4"}, "dream.octaves must be an integer from 1 to 12 or a schedule like \"0:1.0, 90:1.3\", got '4' (a string)"),
     (DreamConfig, {"steps": 10.0}, "dream.steps must be an integer from 0 to 1000, got 10.0 (a number)"),
     (DreamConfig, {"step_size": "0.01"},
-     "dream.step_size must be a number greater than 0 and at most 1, got '0.01'"),
+     "dream.step_size must be a number greater than 0 and at most 1 or a schedule like \"0:1.0, 90:1.3\", got '0.01'"),
     (DreamConfig, {"objective": 10}, "dream.objective must be a string, got 10 (an integer)"),
     (ModelConfig, {"weights": ["a"]}, "model.weights must be a string, got ['a'] (a list)"),
     (ModelConfig, {"name": ""}, "model.name must be a non-empty string, got ''"),
@@ -225,7 +225,7 @@ class TestPresetFiles:
 
     def test_bad_value_names_the_preset(self, tmp_path: Path) -> None:
         path = write_preset(tmp_path, '[dream]\noctaves = "4"\n')
-        message = "dream.octaves must be an integer from 1 to 12, got '4' (a string) (in preset mine.toml)"
+        message = "dream.octaves must be an integer from 1 to 12 or a schedule like \"0:1.0, 90:1.3\", got '4' (a string) (in preset mine.toml)"
         with raises_config(message):
             load_config(path)
 
@@ -387,3 +387,44 @@ class TestSaveConfigJson:
     def test_from_dict_rejects_unknown_table(self) -> None:
         with pytest.raises(ConfigError, match=r"unknown table 'run_info' in saved\.json"):
             config_from_dict({"run_info": {}}, source="saved.json")
+
+
+class TestSchedules:
+    def test_numbers_interpolate_and_ints_round(self) -> None:
+        config = load_config(None, ["dream.steps='0:10, 100:20'", "dream.step_size='smooth 0:0.01, 10:0.03'",
+                                    "video.blend='0:0.2, 4:0.6'"])
+        assert [config.at(f).dream.steps for f in (0, 24, 26, 100, 500)] == [10, 12, 13, 20, 20]
+        assert config.at(5).dream.step_size == pytest.approx(0.02)
+        assert config.at(2.5).dream.step_size == pytest.approx(0.01 + 0.02 * (0.25 ** 2 * (3 - 0.5)))
+        assert config.at(1).video.blend == pytest.approx(0.3)
+        assert isinstance(config.at(3).dream.steps, int)
+
+    def test_objective_switches_at_keyframes(self) -> None:
+        config = load_config(None, ["dream.objective='0:b8, 120:b12:7,9, 200:class:banana'"])
+        assert [config.at(f).dream.objective for f in (0, 119, 120, 199, 200, 999)] == \
+            ["b8", "b8", "b12:7,9", "b12:7,9", "class:banana", "class:banana"]
+
+    def test_plain_values_pass_through(self) -> None:
+        config = load_config("classic")
+        assert config.at(50) == config
+
+    def test_evaluated_config_is_plain(self) -> None:
+        config = load_config("endless-zoom", ["zoom.zoom='0:1.0, 30:1.5'", "zoom.rotate='0:0, 30:10'"])
+        at = config.at(15)
+        assert at.zoom.zoom == pytest.approx(1.25) and at.zoom.rotate == pytest.approx(5.0)
+        assert at.at(99) == at  # nothing left to evaluate
+
+    @pytest.mark.parametrize("override, message", [
+        ("dream.steps='0:10, 100:2000'", "dream.steps must be an integer from 0 to 1000, got 2000 at frame 100"),
+        ("dream.step_size='0:0.01, 50:0'", "dream.step_size must be a number greater than 0 and at most 1, got 0 at frame 50"),
+        ("dream.octaves='0:b8, 9:b9'", "dream.octaves must be an integer from 1 to 12, or a schedule of numbers"),
+        ("dream.objective='0:1.0, 9:2.0'", "dream.objective must be an objective (or a schedule of objectives"),
+        ("zoom.zoom='0:1.0, 10:0'", "zoom.zoom must be a number greater than 0"),
+        ("video.blend='0:0.5, 9:x'", "schedule for video.blend mixes numbers and text"),
+        ("video.carry='0:0.5, 0:1'", "schedule for video.carry must have increasing frames"),
+        ("dream.steps='0:10, 5'", "malformed schedule for dream.steps"),
+        ("dream.lapnorm='0:1, 9:2'", "dream.lapnorm must be an integer from 0 to 8, got '0:1, 9:2' (a string)"),
+    ])
+    def test_bad_schedules(self, override: str, message: str) -> None:
+        with raises_config(message):
+            load_config(None, [override])

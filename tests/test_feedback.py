@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dreamvid.errors import ConfigError
-from dreamvid.feedback import affine_matrix, compose, frame_matrix, warp_affine
+from dreamvid.feedback import affine_matrix, compose, feedback_matrix, frame_matrix, warp_affine
 from dreamvid.schedule import parse_schedule
 
 
@@ -50,6 +50,7 @@ class TestAffine:
     @pytest.mark.parametrize("kwargs", [
         dict(zoom_per_second=1.3, degrees_per_second=20),
         dict(shift_per_second=(6.0, -3.0)),
+        dict(zoom_per_second=0.8, degrees_per_second=-45, shift_per_second=(12.0, 5.0), center=(0.3, 0.7)),
     ])
     def test_two_frames_at_60fps_equal_one_at_30fps(self, kwargs):
         m60 = frame_matrix((64, 48), fps=60, **kwargs)
@@ -64,6 +65,20 @@ class TestAffine:
             for _ in range(fps - 1):
                 total = compose(m, total)
             assert total[0, 0] == pytest.approx(1.5)
+
+    def test_one_second_of_frames_is_the_per_second_motion(self):
+        # 30 frames at 30 fps = 1 frame at 1 fps, which is exactly zoom·R(degrees) about the centre
+        kwargs = dict(zoom_per_second=1.4, degrees_per_second=30.0)
+        m = frame_matrix((21, 21), fps=30, **kwargs)
+        total = m
+        for _ in range(29):
+            total = compose(m, total)
+        assert np.allclose(total, affine_matrix((21, 21), zoom=1.4, degrees=30.0))
+        assert np.allclose(frame_matrix((21, 21), fps=1, **kwargs), affine_matrix((21, 21), zoom=1.4, degrees=30.0))
+
+    def test_shift_alone_moves_its_pixels_per_second(self):
+        m = frame_matrix((21, 21), fps=25, shift_per_second=(50.0, -25.0))
+        assert np.allclose(m, [[1, 0, 2.0], [0, 1, -1.0]])
 
     def test_reflect_border_leaves_no_constant_edges(self):
         image = textured()
@@ -89,6 +104,22 @@ class TestAffine:
             frame_matrix((4, 4), fps=0)
         with pytest.raises(ConfigError, match="unknown border"):
             warp_affine(textured(), affine_matrix((48, 40), zoom=1.1), border="mirror")
+
+
+class TestFeedbackMatrix:
+    def test_identity_is_none(self):
+        from dreamvid.config import ZoomConfig
+
+        assert feedback_matrix(ZoomConfig(), (8, 8), 30) is None
+        assert feedback_matrix(ZoomConfig(zoom=1.2), (8, 8), 30) is not None
+
+    def test_evaluated_config(self):
+        from dreamvid.config import load_config
+
+        config = load_config(None, ["zoom.zoom='0:1.0, 10:2.0'", "zoom.center_x=0.25"])
+        assert feedback_matrix(config.at(0).zoom, (9, 9), 1) is None
+        expected = affine_matrix((9, 9), zoom=2.0, center=(0.25, 0.5))
+        assert np.allclose(feedback_matrix(config.at(10).zoom, (9, 9), 1), expected)
 
 
 class TestSchedule:

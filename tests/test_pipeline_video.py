@@ -113,6 +113,57 @@ def make_clip(path: Path, frames: list[np.ndarray], *, fps: int = 10, audio: boo
 runner = CliRunner()
 
 
+class TestFeedbackInVideo:
+    """``[zoom]`` in ``dreamvid video``: the carried dream (and ``feedback`` of the whole frame) moves."""
+
+    def still(self, n: int = 2) -> list[np.ndarray]:
+        return [pan(1)[0]] * n  # a static shot: the flow is zero and reliable everywhere
+
+    def run(self, engine, *extra: str) -> list[np.ndarray]:
+        config = load_config(None, [*FAST, "video.seeded_steps=0", *extra])
+        return list(dream_frames(self.still(), engine, config, generator=torch.Generator().manual_seed(0), fps=1))
+
+    def test_zoom_moves_the_carried_dream(self, engine):
+        from dreamvid.feedback import frame_matrix, warp_affine
+
+        out = self.run(engine, "zoom.zoom=1.5", "zoom.rotate=10")
+        source = self.still()[0].astype(np.float32) / 255
+        matrix = frame_matrix((96, 64), fps=1, zoom_per_second=1.5, degrees_per_second=10)
+        detail = warp_affine(out[0].astype(np.float32) / 255 - source, matrix)
+        expected = np.clip(source + detail, 0, 1) * 255
+        assert np.abs(out[1] - expected).mean() < 1.0  # steps = 0: frame 1 is the seed itself
+        unmoved = np.clip(out[0].astype(np.float32), 0, 255)
+        assert np.abs(out[1] - unmoved).mean() > 4 * np.abs(out[1] - expected).mean()
+
+    def test_identity_changes_nothing(self, engine):
+        assert all(np.array_equal(a, b) for a, b in zip(self.run(engine), self.run(engine, "zoom.zoom='0:1, 9:1'")))
+
+    def test_full_feedback_is_the_moved_previous_frame(self, engine):
+        from dreamvid.feedback import frame_matrix, warp_affine
+
+        out = self.run(engine, "zoom.zoom=1.5", "zoom.feedback=1.0", "zoom.colour=0.0")
+        matrix = frame_matrix((96, 64), fps=1, zoom_per_second=1.5)
+        expected = np.clip(warp_affine(out[0].astype(np.float32), matrix), 0, 255)
+        assert np.abs(out[1] - expected).mean() < 1.0
+
+    def test_coherence_none_cannot_move(self, tmp_path):
+        clip = make_clip(tmp_path / "in.mp4", pan(2))
+        out = tmp_path / "out.mp4"
+        result = runner.invoke(cli.app, ["video", str(clip), "-o", str(out), "--coherence", "none",
+                                         "--set", "zoom.rotate=20"])
+        assert result.exit_code == 1 and "video.coherence = 'none' carries nothing" in result.output
+        assert not out.exists()
+
+    def test_schedules_in_the_video_command(self, tmp_path):
+        clip = make_clip(tmp_path / "in.mp4", pan(4))
+        out = tmp_path / "frames"
+        result = runner.invoke(cli.app, ["video", str(clip), "-o", str(out), *sum((["--set", s] for s in FAST), []),
+                                         "--set", "zoom.rotate='0:0, 3:30'", "--set", "dream.objective='0:b8, 2:b12'",
+                                         "--set", "video.seeded_steps='0:1, 3:3'"])
+        assert result.exit_code == 0, result.output
+        assert len(list(read_frames(out))) == 4
+
+
 class TestVideoCommand:
     def test_renders_with_audio_preview_and_settings(self, tmp_path):
         clip = make_clip(tmp_path / "in.mp4", pan(5), audio=True)

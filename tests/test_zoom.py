@@ -77,3 +77,54 @@ def test_bad_options(tmp_path, args, message):
     result = runner.invoke(cli.app, ["zoom", "-o", str(out), "--size", "32x32", *args])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def small_cat(scale: int = 6) -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.chelsea()[::scale, ::scale]).astype(np.float32) / 255
+
+
+def zoom_run(config_overrides: list[str], count: int = 4) -> list[np.ndarray]:
+    import torch
+
+    from dreamvid.config import load_config
+    from dreamvid.pipeline import build_engine, zoom_frames
+
+    config = load_config("endless-zoom", ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1",
+                                          "video.seeded_steps=2", *config_overrides])
+    engine = build_engine(config)
+    return list(zoom_frames(small_cat(), engine, config, count=count, fps=10,
+                            generator=torch.Generator().manual_seed(0)))
+
+
+def test_objective_switches_at_its_keyframe():
+    steady = zoom_run(["dream.objective=b8"])
+    switched = zoom_run(["dream.objective='0:b8, 2:b12'"])
+    assert np.array_equal(steady[0], switched[0]) and np.array_equal(steady[1], switched[1])
+    assert np.abs(steady[2] - switched[2]).mean() > 1e-3  # b12 from frame 2 on
+
+
+def test_steps_schedule_takes_effect_per_frame():
+    # no steps until frame 2, then dreaming starts: frames 0-1 are the transformed picture only
+    frames = zoom_run(["dream.steps=0", "video.seeded_steps='0:0, 1:0, 2:3'", "zoom.zoom=1.0", "zoom.colour=0.0"])
+    assert np.abs(frames[1] - frames[0]).max() < 1e-6
+    assert np.abs(frames[2] - frames[1]).mean() > 1e-3
+
+
+def test_zoom_and_rotate_flags(tmp_path):
+    out = tmp_path / "frames"
+    result = runner.invoke(cli.app, ["zoom", "-o", str(out), "--frames", "2", "--size", "32x32", "--zoom", "0:1.5, 9:2",
+                                     "--rotate", "15", *FAST])
+    assert result.exit_code == 0, result.output
+    import json
+
+    saved = json.loads((tmp_path / "frames.json").read_text())
+    assert saved["zoom"]["zoom"] == "0:1.5, 9:2" and saved["zoom"]["rotate"] == 15.0
+
+
+def test_bad_objective_keyframe_fails_before_rendering(tmp_path):
+    out = tmp_path / "z.mp4"
+    result = runner.invoke(cli.app, ["zoom", "-o", str(out), "--size", "32x32", "--objective", "0:b8, 3:b99"])
+    assert result.exit_code == 1 and "b99" in result.output and "Traceback" not in result.output
+    assert not out.exists()
