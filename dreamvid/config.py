@@ -623,7 +623,7 @@ def list_presets() -> list[PresetInfo]:
 
     Example:
         >>> [preset.name for preset in list_presets()]
-        ['classic', 'endless-zoom', 'from-noise', 'subtle', 'textures', 'video']
+        ['classic', 'endless-zoom', 'from-noise', 'spiral-zoom', 'subtle', 'textures', 'video', 'video-drift']
     """
     infos = []
     for path in presets_dir().glob("*.toml"):

@@ -493,5 +493,9 @@ def _draw_label(sheet: np.ndarray, text: str, origin: tuple[int, int], scale: fl
     text = text.encode("ascii", "replace").decode("ascii")
     while text and cv2.getTextSize(text, font, scale, 1)[0][0] > max_width:
         text = text[:-1]
-    cv2.putText(sheet, text, origin, font, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    x, y = origin
+    # the outline is the same thin text drawn around it: OpenCV advances thicker text further per glyph,
+    # so a thick black pass would not line up with the white one
+    for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (1, 1), (-1, 1), (1, -1)):
+        cv2.putText(sheet, text, (x + dx, y + dy), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(sheet, text, origin, font, scale, (255, 255, 255), 1, cv2.LINE_AA)

@@ -27,7 +27,7 @@ from dreamvid.config import (
 )
 from dreamvid.errors import ConfigError, OutputError
 
-SHIPPED = ["classic", "endless-zoom", "from-noise", "subtle", "textures", "video"]
+SHIPPED = ["classic", "endless-zoom", "from-noise", "spiral-zoom", "subtle", "textures", "video", "video-drift"]
 
 
 def raises_config(message: str) -> AbstractContextManager[pytest.ExceptionInfo[ConfigError]]:
