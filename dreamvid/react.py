@@ -1,0 +1,213 @@
+"""Audio reactions: ``(config, envelopes) → Timeline``; ``timeline.at(frame) → Config`` for that frame.
+
+A reaction maps envelopes (see :mod:`dreamvid.audio`) onto a setting that takes schedules, on top of its
+schedule (``audio.react`` in presets, ``--react`` on the command line)::
+
+    "step_size += 0.006 * onset"      pulses add and decay with the envelope
+    "zoom *= 1 + 0.3 * low"           zoom is a rate per second, so a surge moves the picture further:
+                                      motions accumulate frame after frame
+    "rotate += 20 * beat"             degrees per second, on each beat
+    "dream.steps = 2 + 6 * rms"       ``=`` replaces the scheduled value; ``-=`` subtracts
+
+The target is a key of ``[dream]``, ``[video]`` or ``[zoom]`` that takes schedules, with or without its
+table (``step_size`` or ``dream.step_size``). The expression is arithmetic (``+ - * / **``, parentheses)
+over numbers and the envelope names ``rms onset beat low mid high``. Reactions apply in order, after the
+schedules; whole-number settings are rounded. A value a reaction pushes out of its setting's range is an
+error naming the frame, found before any frame is rendered (:meth:`Timeline.check`).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import operator
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dreamvid.audio import NAMES
+from dreamvid.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dreamvid.audio import Envelopes
+    from dreamvid.config import Config
+
+_STATEMENT = re.compile(r"\s*(?P<target>[A-Za-z_][\w.]*)\s*(?P<op>\+=|-=|\*=|=)(?P<expr>.+)", re.DOTALL)
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+           ast.Pow: operator.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_EXAMPLE = 'write TARGET OP EXPRESSION, e.g. "zoom *= 1 + 0.3 * low" (OP: +=, -=, *=, =)'
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One parsed reaction: ``table.key op expression``."""
+
+    text: str
+    table: str
+    key: str
+    op: str
+    expression: ast.expr
+
+    def values(self, envelopes: Envelopes) -> np.ndarray:
+        """The expression evaluated for every frame of ``envelopes`` (float64, one value per frame)."""
+        with np.errstate(all="ignore"):
+            out = _evaluate(self.expression, envelopes) * np.ones(envelopes.frames)
+        if not np.all(np.isfinite(out)):
+            frame = int(np.argmin(np.isfinite(out)))
+            raise ConfigError(f"reaction {self.text!r} is not a finite number at frame {frame} (a division by "
+                              f"zero?); change the expression")
+        return out
+
+    def apply(self, current: float, value: float) -> float:
+        if self.op == "+=":
+            return current + value
+        if self.op == "-=":
+            return current - value
+        if self.op == "*=":
+            return current * value
+        return value
+
+
+def parse_reaction(text: str) -> Reaction:
+    """Parse ``"TARGET OP EXPRESSION"``; names and syntax are checked, values only per frame.
+
+    Raises:
+        ConfigError: malformed text, a target that is not a setting taking schedules, an unknown envelope.
+
+    Example:
+        >>> r = parse_reaction("zoom *= 1 + 0.3 * low")
+        >>> r.table, r.key, r.op
+        ('zoom', 'zoom', '*=')
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"audio.react entries must be strings like \"zoom *= 1 + 0.3 * low\", got {text!r}")
+    match = _STATEMENT.fullmatch(text)
+    if match is None:
+        raise ConfigError(f"malformed reaction {text!r}; {_EXAMPLE}")
+    table, key = _resolve_target(match["target"], text)
+    try:
+        expression = ast.parse(match["expr"].strip(), mode="eval").body
+    except SyntaxError:
+        raise ConfigError(f"malformed expression in reaction {text!r}; {_EXAMPLE}") from None
+    _check_expression(expression, text)
+    return Reaction(text.strip(), table, key, match["op"], expression)
+
+
+def _schedulable() -> dict[str, list[str]]:
+    """Table → keys that take numbers by schedule (the objective is text: not a reaction target)."""
+    from dreamvid.config import _tables
+
+    return {name: [k for k in getattr(cls, "SCHEDULED", ()) if k != "objective"] for name, cls in _tables().items()
+            if getattr(cls, "SCHEDULED", ())}
+
+
+def _resolve_target(target: str, text: str) -> tuple[str, str]:
+    tables = _schedulable()
+    if "." in target:
+        table, _, key = target.partition(".")
+        if key in tables.get(table, []):
+            return table, key
+    else:
+        owners = [table for table, keys in tables.items() if target in keys]
+        if owners:
+            return owners[0], target
+    everything = [f"{table}.{key}" for table, keys in tables.items() for key in keys]
+    close = difflib.get_close_matches(target, everything + [k.split(".")[1] for k in everything], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; targets are {', '.join(everything)}"
+    raise ConfigError(f"reaction {text!r} targets {target!r}, which is not a number that takes schedules{hint}")
+
+
+def _check_expression(node: ast.expr, text: str) -> None:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            if child.id not in NAMES:
+                close = difflib.get_close_matches(child.id, NAMES, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ConfigError(f"unknown envelope {child.id!r} in reaction {text!r}; {hint}envelopes are "
+                                  f"{', '.join(NAMES)}")
+        elif isinstance(child, ast.Constant):
+            if isinstance(child.value, bool) or not isinstance(child.value, (int, float)):
+                raise ConfigError(f"reaction {text!r} may only use numbers and envelopes, got {child.value!r}")
+        elif isinstance(child, ast.BinOp):
+            if type(child.op) not in _BINARY:
+                raise ConfigError(f"reaction {text!r} uses an operator other than + - * / **; {_EXAMPLE}")
+        elif isinstance(child, ast.UnaryOp):
+            if type(child.op) not in _UNARY:
+                raise ConfigError(f"reaction {text!r} uses an operator other than + - * / **; {_EXAMPLE}")
+        elif not isinstance(child, (ast.operator, ast.unaryop, ast.Load)):
+            raise ConfigError(f"reaction {text!r} may only use numbers, envelopes, + - * / ** and "
+                              f"parentheses; {_EXAMPLE}")
+
+
+def _evaluate(node: ast.expr, envelopes: Envelopes) -> np.ndarray | float:
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return envelopes[node.id].astype(np.float64)
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)](_evaluate(node.left, envelopes), _evaluate(node.right, envelopes))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_evaluate(node.operand, envelopes))
+    raise ConfigError(f"cannot evaluate {ast.dump(node)}")  # unreachable after _check_expression
+
+
+class Timeline:
+    """The configuration frame by frame: schedules evaluated (:meth:`Config.at`), then reactions applied.
+
+    Args:
+        config: the resolved configuration; ``config.audio.react`` lists the reactions.
+        envelopes: the soundtrack's envelopes, one value per frame; needed when there are reactions.
+
+    Raises:
+        ConfigError: reactions without envelopes, or a reaction that cannot be evaluated.
+
+    Example:
+        >>> from dreamvid.config import load_config
+        >>> Timeline(load_config("classic")).at(10).dream.objective
+        'b10'
+    """
+
+    def __init__(self, config: Config, envelopes: Envelopes | None = None) -> None:
+        self.config = config
+        self.reactions = [parse_reaction(text) for text in config.audio.react]
+        if self.reactions and envelopes is None:
+            raise ConfigError("audio.react needs a soundtrack: pass --audio FILE (or a video with sound), or "
+                              "remove the reactions")
+        self._values = [r.values(envelopes) for r in self.reactions] if envelopes is not None else []
+
+    def at(self, frame: int) -> Config:
+        """The configuration for ``frame`` (past the soundtrack's end, its last frame's reactions hold)."""
+        config = self.config.at(frame)
+        if not self.reactions:
+            return config
+        changes: dict[str, dict[str, float]] = {}
+        for reaction, values in zip(self.reactions, self._values):
+            value = float(values[min(frame, len(values) - 1)])
+            table = changes.setdefault(reaction.table, {})
+            current = table.get(reaction.key, getattr(getattr(config, reaction.table), reaction.key))
+            # envelopes are float32: keep 7 significant digits so values (and messages) read as written
+            table[reaction.key] = float(f"{reaction.apply(float(current), float(f'{value:.7g}')):.10g}")
+        try:
+            return dataclasses.replace(config, **{
+                name: dataclasses.replace(getattr(config, name), **{
+                    key: round(v) if _is_int(getattr(config, name), key) else v for key, v in keys.items()})
+                for name, keys in changes.items()})
+        except ConfigError as exc:
+            texts = "; ".join(r.text for r in self.reactions)
+            raise ConfigError(f"{exc} at frame {frame}, from audio.react ({texts}); make the reaction smaller "
+                              f"or the base value safer") from None
+
+    def check(self, frames: int) -> None:
+        """Evaluate every frame once, so a reaction that leaves a setting's range fails before rendering."""
+        if self.reactions:
+            for frame in range(frames):
+                self.at(frame)
+
+
+def _is_int(table: object, key: str) -> bool:
+    default = next(f.default for f in dataclasses.fields(table) if f.name == key)  # type: ignore[arg-type]
+    return isinstance(default, int) and not isinstance(default, bool)
