@@ -21,6 +21,11 @@ default: 0.08 px end-point error, 0.12 s per frame on a CPU), ``"dis-fast"`` (DI
 0.03 s) and ``"farneback"`` (dense polynomial expansion: 1 px, 0.45 s; a fallback). A RAFT method
 (torchvision's ``raft_small``, only when its weights are already on disk; H and W multiples of 8) is a
 possible later addition; nothing here downloads.
+
+Panoramas (``wrap_x``): for equirectangular 360° frames the left and right edges are neighbours. Flow is
+then computed on the frame padded circularly in x (:func:`periodic_flow`, or ``make_flow(wrap_x=True)``)
+and cropped back, so motion across the seam is found like any other; :func:`warp`, :func:`reliability`
+and the cut test take ``wrap_x=True`` to sample across the seam instead of off the frame (rows never wrap).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ __all__ = [
     "backward_flow",
     "change_score",
     "make_flow",
+    "periodic_flow",
     "reliability",
     "scene_cut",
     "warp",
@@ -70,6 +76,7 @@ _DIS_PRESETS = {"dis": cv2.DISOpticalFlow_PRESET_MEDIUM, "dis-fast": cv2.DISOpti
 _FARNEBACK = {"pyr_scale": 0.5, "levels": 5, "winsize": 21, "iterations": 3, "poly_n": 7,
               "poly_sigma": 1.5, "flags": 0}
 _WARP_CHANNELS = 4  # cv2.remap handles at most 4 channels at once
+_PERIODIC_MARGIN, _PERIODIC_MIN_MARGIN = 1 / 8, 16  # periodic_flow's default pad: W/8 a side, >= 16 px
 
 # Ruder, Dosovitskiy & Brox (2016) consistency test; see :func:`reliability`.
 _OCCLUSION_RELATIVE, _OCCLUSION_ABSOLUTE = 0.01, 0.5
@@ -88,7 +95,8 @@ _CUT_MIN_CONTRAST = 0.03  # floor of the contrast that normalises the change sco
 # ---------------------------------------------------------------------------------------------- flow
 
 
-def make_flow(method: str = "dis", *, weights: str | None = None, device: str = "cpu") -> FlowFunction:
+def make_flow(method: str = "dis", *, weights: str | None = None, device: str = "cpu",
+              wrap_x: bool = False) -> FlowFunction:
     """Make an optical-flow function.
 
     Args:
@@ -97,6 +105,7 @@ def make_flow(method: str = "dis", *, weights: str | None = None, device: str = 
             :func:`dreamvid.models.load_raft`).
         weights: RAFT only: a state-dict file.
         device: RAFT only: where it runs.
+        wrap_x: Panoramas: the left and right edges are neighbours (see :func:`periodic_flow`).
 
     Returns:
         ``flow(frame_a, frame_b)``: the dense flow on ``frame_a``'s grid pointing into ``frame_b``
@@ -115,6 +124,8 @@ def make_flow(method: str = "dis", *, weights: str | None = None, device: str = 
         >>> flow(frame, frame).shape
         (32, 48, 2)
     """
+    if wrap_x:
+        return periodic_flow(make_flow(method, weights=weights, device=device))
     if method == "raft":
         return _raft_flow(weights, device)
     if method in _DIS_PRESETS:
@@ -142,6 +153,47 @@ def make_flow(method: str = "dis", *, weights: str | None = None, device: str = 
 
     flow.__doc__ = f"Optical flow ({method}) on frame_a's grid pointing into frame_b."
     return flow
+
+
+def periodic_flow(flow: FlowFunction, *, margin: int | None = None) -> FlowFunction:
+    """A flow function for panoramas: x is periodic (the left and right edges are neighbours).
+
+    Both frames are padded circularly by ``margin`` columns on each side, ``flow`` runs on the padded
+    pair, and the result is cropped back to the frame, so content crossing the seam is tracked as in
+    the middle of the frame. The x displacements are not reduced modulo the width: ``p + flow(p)`` may
+    lie past an edge, which :func:`warp` with ``wrap_x=True`` reads from the other side.
+
+    Args:
+        flow: Any :data:`FlowFunction` (from :func:`make_flow`).
+        margin: Columns added on each side; default ``W/8`` rounded up, at least 16, at most ``W``.
+
+    Returns:
+        A :data:`FlowFunction` of the same frames and convention.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> scene = cv2.GaussianBlur(rng.random((40, 120)).astype(np.float32), (0, 0), 2)
+        >>> scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        >>> current, previous = scene, np.roll(scene, -3, axis=1)  # the view turned 3 px right, across the seam
+        >>> b = periodic_flow(make_flow("dis"))(current, previous)
+        >>> np.round(np.median(b[10:30, :4], axis=(0, 1)), 1).tolist()  # at the seam: previous(p − 3x)
+        [-3.0, 0.0]
+    """
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int) or margin < 0):
+        raise ConfigError(f"expected a periodic-flow margin of 0 or more columns, got {margin!r}")
+
+    def wrapped(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
+        if not (isinstance(frame_a, np.ndarray) and isinstance(frame_b, np.ndarray)) or frame_a.ndim < 2 \
+                or frame_a.shape != frame_b.shape or frame_a.size == 0:
+            return flow(frame_a, frame_b)  # the flow function says what is wrong with them
+        width = frame_a.shape[1]
+        pad = margin if margin is not None else max(_PERIODIC_MIN_MARGIN, math.ceil(width * _PERIODIC_MARGIN))
+        columns = np.arange(-min(pad, width), width + min(pad, width)) % width
+        padded = flow(frame_a[:, columns], frame_b[:, columns])
+        return np.ascontiguousarray(padded[:, min(pad, width):min(pad, width) + width])
+
+    wrapped.__doc__ = f"{flow.__doc__ or 'Optical flow'} Periodic in x (panoramas)."
+    return wrapped
 
 
 def _raft_flow(weights: str | None, device: str) -> FlowFunction:
@@ -198,7 +250,7 @@ def backward_flow(
 # ---------------------------------------------------------------------------------------------- warp
 
 
-def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate") -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap_x: bool = False) -> np.ndarray:
     """Sample ``image`` at ``p + flow(p)`` for every pixel ``p`` of the flow's grid (bilinear).
 
     With the backward flow ``b`` this moves anything from the previous frame onto the current grid:
@@ -211,6 +263,8 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate") -> n
         border: How samples outside the image are filled: ``"replicate"`` (nearest edge pixel),
             ``"reflect"`` (mirror about the edge pixel: ``cb|abcd|cb``), ``"wrap"`` (the opposite edge:
             360° panoramas) or ``"constant"`` (zero).
+        wrap_x: Panoramas: x is periodic (samples past the left or right edge come from the other side)
+            while ``border`` applies to rows only (so ``"replicate"`` keeps the poles apart).
 
     Returns:
         A new array of the same shape and dtype as ``image`` (uint8 results are rounded).
@@ -224,6 +278,8 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate") -> n
         >>> right = np.zeros((1, 3, 2), np.float32); right[..., 0] = 1  # take the right neighbour
         >>> warp(image, right).tolist(), warp(image, right, border="wrap").tolist()
         ([[1.0, 2.0, 2.0]], [[1.0, 2.0, 0.0]])
+        >>> warp(image, right, wrap_x=True).tolist()
+        [[1.0, 2.0, 0.0]]
     """
     if border not in _BORDERS:
         raise ConfigError(f"unknown border mode {border!r}; use one of {', '.join(BORDER_MODES)}")
@@ -243,6 +299,9 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate") -> n
     # float32 work: OpenCV interpolates float64 through its 1/32 px fixed-point table.
     source = image.astype(np.float32) if image.dtype == np.float64 else image
     planes = source if source.ndim == 3 else source[..., None]
+    if wrap_x:  # x in [0, W], read from the image with its first column appended: column W is column 0
+        map_x = np.mod(map_x, np.float32(width), out=map_x)
+        planes = np.concatenate([planes, planes[:, :1]], axis=1)
     chunks = [
         cv2.remap(np.ascontiguousarray(planes[..., start:stop]), map_x, map_y, cv2.INTER_LINEAR,
                   borderMode=_BORDERS[border], borderValue=0).reshape(height, width, stop - start)
@@ -268,7 +327,8 @@ def _channel_groups(channels: int) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------------------- reliability
 
 
-def reliability(backward: np.ndarray, forward: np.ndarray, *, soft: bool = True) -> np.ndarray:
+def reliability(backward: np.ndarray, forward: np.ndarray, *, soft: bool = True,
+                wrap_x: bool = False) -> np.ndarray:
     """Where the backward flow can be trusted: 1 = reliable, 0 = occluded, motion boundary or off-frame.
 
     The forward-backward consistency test of Ruder, Dosovitskiy & Brox (2016, "Artistic style transfer
@@ -290,6 +350,8 @@ def reliability(backward: np.ndarray, forward: np.ndarray, *, soft: bool = True)
         backward: Backward flow ``b`` on the current grid, ``(H, W, 2)``; not modified.
         forward: Forward flow ``f`` on the previous grid, same shape; not modified.
         soft: False returns the hard test instead: exactly 1.0 (reliable) or 0.0.
+        wrap_x: Panoramas: x is periodic, so samples past the left or right edge are in the frame, and
+            differences and the blur reach across the seam.
 
     Returns:
         A new ``(H, W)`` float32 mask in ``[0, 1]``.
@@ -307,35 +369,42 @@ def reliability(backward: np.ndarray, forward: np.ndarray, *, soft: bool = True)
     if forward.shape != backward.shape:
         raise ValueError(f"expected forward and backward flows of equal size, got {_size(forward)} "
                          f"and {_size(backward)}")
-    reliable = ~_unreliable(backward, forward)
+    reliable = ~_unreliable(backward, forward, wrap_x=wrap_x)
     if not soft:
         return reliable.astype(np.float32)
     marks = np.where(reliable, np.float32(1.0), np.float32(-1.0))
+    pad = _SOFT_TAPS // 2 if wrap_x else 0
+    if pad:
+        marks = marks[:, np.arange(-pad, marks.shape[1] + pad) % marks.shape[1]]
     blurred = cv2.GaussianBlur(marks, (_SOFT_TAPS, _SOFT_TAPS), _SOFT_SIGMA,
                                borderType=cv2.BORDER_REPLICATE)
-    return np.clip(blurred, 0.0, 1.0)
+    return np.clip(blurred[:, pad:blurred.shape[1] - pad], 0.0, 1.0)
 
 
-def _unreliable(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+def _unreliable(backward: np.ndarray, forward: np.ndarray, *, wrap_x: bool = False) -> np.ndarray:
     """The hard test of :func:`reliability`: a ``(H, W)`` bool array, True where unreliable."""
     bx, by = _planes(backward)
-    fx, fy = _planes(warp(forward, backward))  # f̃(p) = f(p + b(p)); off-frame samples are flagged anyway
+    fx, fy = _planes(warp(forward, backward, wrap_x=wrap_x))  # f̃(p) = f(p + b(p)); off-frame: flagged anyway
     b_sq = bx * bx + by * by
     round_trip = np.square(fx + bx) + np.square(fy + by)
     magnitudes = fx * fx + fy * fy + b_sq
     occluded = round_trip > _OCCLUSION_RELATIVE * magnitudes + _OCCLUSION_ABSOLUTE
-    return occluded | _boundary_or_outside(backward)
+    return occluded | _boundary_or_outside(backward, wrap_x=wrap_x)
 
 
-def _boundary_or_outside(backward: np.ndarray) -> np.ndarray:
-    """The parts of the test that need only ``b``: True at motion boundaries and off-frame samples."""
+def _boundary_or_outside(backward: np.ndarray, *, wrap_x: bool = False) -> np.ndarray:
+    """The parts of the test that need only ``b``: True at motion boundaries and off-frame samples
+    (``wrap_x``: no sample is off the frame in x, and x differences are periodic)."""
     bx, by = _planes(backward)
     height, width = bx.shape
-    gradient_sq = sum(np.square(g) for g in (*_gradient(bx), *_gradient(by)))
+    gradient_sq = sum(np.square(g) for g in (*_gradient(bx, wrap_x=wrap_x), *_gradient(by, wrap_x=wrap_x)))
     boundary = gradient_sq > _BOUNDARY_RELATIVE * (bx * bx + by * by) + _BOUNDARY_ABSOLUTE
-    x = bx + np.arange(width, dtype=np.float32)[None, :]
     y = by + np.arange(height, dtype=np.float32)[:, None]
-    return boundary | (x < 0) | (x > width - 1) | (y < 0) | (y > height - 1)
+    outside = boundary | (y < 0) | (y > height - 1)
+    if wrap_x:
+        return outside
+    x = bx + np.arange(width, dtype=np.float32)[None, :]
+    return outside | (x < 0) | (x > width - 1)
 
 
 def _planes(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -343,12 +412,15 @@ def _planes(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(flow[..., 0]), np.ascontiguousarray(flow[..., 1])
 
 
-def _gradient(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(d/dx, d/dy) by central differences; one-sided at the edges; zero along a side of length 1."""
+def _gradient(channel: np.ndarray, *, wrap_x: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(d/dx, d/dy) by central differences; one-sided at the edges; zero along a side of length 1.
+    ``wrap_x``: d/dx is periodic (central everywhere)."""
     grads = []
     for axis in (1, 0):
         if channel.shape[axis] < 2:
             grads.append(np.zeros_like(channel))
+        elif axis == 1 and wrap_x:
+            grads.append((np.roll(channel, -1, axis=1) - np.roll(channel, 1, axis=1)) / 2)
         else:
             grads.append(np.gradient(channel, axis=axis))
     return grads[0], grads[1]
@@ -365,6 +437,7 @@ def scene_cut(
     threshold: float = CUT_THRESHOLD,
     min_reliable: float = CUT_MIN_RELIABLE,
     mask: np.ndarray | None = None,
+    wrap_x: bool = False,
 ) -> bool:
     """Whether ``current`` does not continue ``previous`` (a cut, a flash, or flow that failed).
 
@@ -393,6 +466,7 @@ def scene_cut(
         threshold: Largest change score that still counts as continuous (> 0).
         min_reliable: Smallest fraction of reliable pixels that still counts as continuous (0 to 1).
         mask: Optional ``reliability(backward, forward)`` mask, ``(H, W)`` in ``[0, 1]``.
+        wrap_x: Panoramas: x is periodic (as in :func:`warp`).
 
     Returns:
         True for a cut.
@@ -411,12 +485,12 @@ def scene_cut(
         raise ConfigError(f"expected a positive scene-cut threshold, got {threshold!r}")
     if not _is_number(min_reliable) or not 0 <= min_reliable <= 1:
         raise ConfigError(f"expected a scene-cut min_reliable from 0 to 1, got {min_reliable!r}")
-    score, fraction = change_score(current, previous, backward, mask=mask)
+    score, fraction = change_score(current, previous, backward, mask=mask, wrap_x=wrap_x)
     return fraction < min_reliable or score > threshold
 
 
 def change_score(current: np.ndarray, previous: np.ndarray, backward: np.ndarray, *,
-                 mask: np.ndarray | None = None) -> tuple[float, float]:
+                 mask: np.ndarray | None = None, wrap_x: bool = False) -> tuple[float, float]:
     """The two figures :func:`scene_cut` thresholds: ``(change score, reliable fraction)``.
 
     See :func:`scene_cut` for the arguments and definitions. The score is ``inf`` when no pixel is
@@ -429,7 +503,7 @@ def change_score(current: np.ndarray, previous: np.ndarray, backward: np.ndarray
         raise ValueError(f"expected current, previous and backward of one size, got {_size(current)}, "
                          f"{_size(previous)} and {_size(backward)}")
     if mask is None:
-        reliable = ~_boundary_or_outside(backward)
+        reliable = ~_boundary_or_outside(backward, wrap_x=wrap_x)
     else:
         if not isinstance(mask, np.ndarray) or mask.shape != backward.shape[:2]:
             got = mask.shape if isinstance(mask, np.ndarray) else type(mask).__name__
@@ -440,7 +514,7 @@ def change_score(current: np.ndarray, previous: np.ndarray, backward: np.ndarray
         return float("inf"), fraction
     selected = reliable.astype(np.uint8)
     now = current.astype(np.float32)
-    difference = now - warp(previous, backward).astype(np.float32)
+    difference = now - warp(previous, backward, wrap_x=wrap_x).astype(np.float32)
     # Means per channel over the reliable pixels (cv2.mean with a mask: no copies of the selection).
     residual = _masked_mean(np.abs(difference - _masked_mean(difference, selected)), selected)
     contrast = _masked_mean(np.abs(now - _masked_mean(now, selected)), selected)
