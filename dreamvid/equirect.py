@@ -220,20 +220,19 @@ def _cap_maps(pole: str, size: int, fov_deg: float, width: int, height: int
     rows = slice(int(near[0]), int(near[-1]) + 1) if near.size else slice(0, 0)
     lam = longitudes(width)[None, :]
 
-    def band_maps(band: slice) -> tuple[np.ndarray, ...]:
-        x, y, z = _directions(lam, latitudes(height)[rows][band, None])
-        depth = x * centre[0] + y * centre[1] + z * centre[2]
-        safe = np.where(depth > 1e-12, depth, 1.0)
-        a = (x * right[0] + y * right[1] + z * right[2]) / safe
-        b = (x * down[0] + y * down[1] + z * down[2]) / safe
-        inside = (depth > 1e-12) & (np.abs(a) <= half) & (np.abs(b) <= half)
-        to_px = size / (2 * half)
-        return ((a + half) * to_px - 0.5).astype(np.float32), ((b + half) * to_px - 0.5).astype(np.float32), \
-            inside.astype(np.float32)
+    to_px = size / (2 * half)  # face pixels per unit of the face plane
 
-    count = rows.stop - rows.start
-    map_x, map_y, mask = _by_rows(band_maps, count, width) if count else (np.zeros((0, width), np.float32),) * 3
-    return (rows, *_read_only((map_x, map_y, mask)))
+    def band_maps(band: slice) -> tuple[np.ndarray, ...]:
+        d = np.stack(_directions(lam, latitudes(height)[rows][band, None]), axis=-1)
+        depth = d @ centre  # gnomonic projection: the plane point is d / depth
+        a, b = (d @ right) / np.maximum(depth, 1e-12), (d @ down) / np.maximum(depth, 1e-12)
+        inside = (depth > 1e-12) & (np.abs(a) <= half) & (np.abs(b) <= half)
+        return tuple(v.astype(np.float32) for v in ((a + half) * to_px - 0.5, (b + half) * to_px - 0.5, inside))
+
+    if rows.stop == rows.start:
+        empty = np.zeros((0, width), np.float32)
+        return rows, *_read_only((empty, empty.copy(), empty.copy()))
+    return rows, *_read_only(_by_rows(band_maps, rows.stop - rows.start, width))
 
 
 # --------------------------------------------------------------------------------------------- motion
@@ -389,25 +388,25 @@ def warp_equirect(image: np.ndarray, maps: Maps | None, *, filter: str = "lanczo
 
 def _remap_equirect(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, flag: int) -> np.ndarray:
     """Sample an equirect image at source pixel coordinates, wrapping in x and crossing the poles."""
-    height, width = image.shape[:2]
-    padded = image[_pad_index(height, width, _MARGIN)]
-    return _remap(padded, map_x + np.float32(_MARGIN), map_y + np.float32(_MARGIN),
+    return _remap(_pad(image, _MARGIN), map_x + np.float32(_MARGIN), map_y + np.float32(_MARGIN),
                   flag, cv2.BORDER_REPLICATE)
 
 
-@lru_cache(maxsize=_FACE_CACHE)
-def _pad_index(height: int, width: int, margin: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index arrays padding an equirect image by ``margin``: x wraps, rows continue across the poles."""
-    rows = np.arange(-margin, height + margin)
-    cols = np.arange(-margin, width + margin)
-    crossed = (rows < 0) | (rows >= height)
+def _pad(image: np.ndarray, margin: int) -> np.ndarray:
+    """``image`` padded by ``margin`` on every side: x wraps; rows continue across the poles (even W:
+    row ``−1 − j`` is row ``j`` turned by half a turn) or repeat the edge row (odd W)."""
+    height, width = image.shape[:2]
+    cols = np.arange(-margin, width + margin) % width
+    padded = np.empty((height + 2 * margin, width + 2 * margin) + image.shape[2:], image.dtype)
+    np.take(image, cols, axis=1, out=padded[margin:margin + height])
     if width % 2 == 0:
-        rows = np.where(rows < 0, -1 - rows, np.where(rows >= height, 2 * height - 1 - rows, rows))
-        shift = np.where(crossed, width // 2, 0)
+        top, bottom, turn = np.arange(margin - 1, -1, -1), height - 1 - np.arange(margin), width // 2
     else:
-        shift = np.zeros_like(rows)
-    rows = np.clip(rows, 0, height - 1)
-    return _read_only((rows[:, None], np.mod(cols[None, :] + shift[:, None], width)))
+        top, bottom, turn = np.zeros(margin, int), np.full(margin, height - 1), 0
+    turned = (cols + turn) % width
+    padded[:margin] = image[np.clip(top, 0, height - 1)][:, turned]
+    padded[margin + height:] = image[np.clip(bottom, 0, height - 1)][:, turned]
+    return padded
 
 
 def _remap(source: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, flag: int, border: int) -> np.ndarray:

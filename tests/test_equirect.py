@@ -119,6 +119,10 @@ class TestFaces:
         assert mask[lat < corner].max() == 0.0
         assert set(np.unique(mask).tolist()) == {0.0, 1.0}
 
+    def test_a_one_row_panorama_has_no_cap(self):
+        frame, mask = from_face(np.ones((8, 8), np.float32), "north", 16, 1)
+        assert frame.shape == (1, 16) and mask.max() == 0.0
+
     def test_from_face_is_zero_outside_the_mask(self):
         frame, mask = from_face(np.full((30, 30, 3), 7, np.uint8), "north", 64, 32)
         assert frame.dtype == np.uint8 and frame.shape == (32, 64, 3)
@@ -281,6 +285,22 @@ class TestMotion:
                                yaw=motion.get("yaw", 0.0), pitch=-motion.get("pitch", 0.0))
         direct = warp_equirect(image, motion_maps(128, 64, **reversed_motion))
         assert np.abs(turned - direct).max() < 1e-4
+
+    def test_samples_beyond_the_top_and_bottom_rows_cross_the_pole(self):
+        image = np.arange(8, dtype=np.float32).reshape(2, 4)  # rows [0 1 2 3] and [4 5 6 7]
+        columns = np.tile(np.arange(4, dtype=np.float32), (2, 1))
+        above, below = np.full((2, 4), -1.0, np.float32), np.full((2, 4), 2.0, np.float32)
+        assert warp_equirect(image, (columns, above))[0].tolist() == [2.0, 3.0, 0.0, 1.0]  # half a turn
+        assert warp_equirect(image, (columns, below))[0].tolist() == [6.0, 7.0, 4.0, 5.0]
+        odd = np.arange(6, dtype=np.float32).reshape(2, 3)  # odd W: no column is opposite, the edge row repeats
+        assert warp_equirect(odd, (columns[:, :3], above[:, :3]))[0].tolist() == [0.0, 1.0, 2.0]
+
+    def test_samples_past_the_left_and_right_edges_wrap(self):
+        image = np.arange(8, dtype=np.float32).reshape(2, 4)
+        rows = np.zeros((2, 4), np.float32)
+        left = np.tile(np.arange(-2, 2, dtype=np.float32), (2, 1))
+        assert warp_equirect(image, (left, rows))[0].tolist() == [2.0, 3.0, 0.0, 1.0]
+        assert warp_equirect(image, (left + 4.5, rows), filter="linear")[0].tolist() == [2.5, 1.5, 0.5, 1.5]  # 3.5: between 3 and 0
 
     @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
     @pytest.mark.parametrize("shape", [(16, 32), (16, 32, 1), (16, 32, 2), (16, 32, 3), (16, 32, 6)])
