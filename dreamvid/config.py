@@ -166,15 +166,20 @@ class RunConfig:
         seed: Random seed, a non-negative integer.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        max_memory: Gigabytes (10⁹ bytes) one gradient step may use, 0.05 to 10 000; frames whose step
+            would need more are dreamed in overlapping tiles (see :mod:`dreamvid.dream`). 0: no limit.
 
     Example:
         >>> RunConfig(device="cuda:1").device
         'cuda:1'
+        >>> RunConfig(max_memory=1.5).max_memory_bytes
+        1500000000
     """
 
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
+    max_memory: float = 2.0
 
     def __post_init__(self) -> None:
         _check_int(self, "seed", 0, None)
@@ -185,6 +190,14 @@ class RunConfig:
         _check_str(self, "precision")
         if self.precision not in _PRECISIONS:
             _fail(self, "precision", f"one of {_quoted(_PRECISIONS)}", repr(self.precision))
+        _check_number(self, "max_memory", 0, 10_000)
+        if 0 < self.max_memory < 0.05:
+            _fail(self, "max_memory", "0 (no limit) or 0.05 to 10000 gigabytes", _show(self.max_memory))
+
+    @property
+    def max_memory_bytes(self) -> int | None:
+        """``max_memory`` in bytes, or ``None`` for no limit (what :func:`dreamvid.dream.dream` takes)."""
+        return round(self.max_memory * 1e9) if self.max_memory else None
 
 
 _COHERENCE = ("flow", "blend", "none")
@@ -346,6 +359,47 @@ class AudioConfig:
         _check_number(self, "release", 0, 10)
 
 
+_PROJECTIONS = ("auto", "flat", "equirect")
+_STEREO = ("auto", "mono", "top-bottom", "left-right")
+_POLES = ("faces", "weight", "none")
+
+
+@dataclass(frozen=True)
+class VrConfig:
+    """The ``[vr]`` table: panoramic (360°) frames.
+
+    Args:
+        projection: ``"equirect"`` dreams equirectangular 360° frames without a seam (the left and right
+            edges are neighbours everywhere) and with care at the poles; ``"flat"`` is an ordinary picture;
+            ``"auto"`` reads the input's spherical metadata (flat when it has none).
+        stereo: ``"top-bottom"`` or ``"left-right"``: the frame holds two eyes, dreamed consistently (the
+            second eye is seeded with the first eye's dream moved by the disparity); ``"mono"``; ``"auto"``
+            from the input's metadata (mono when it has none).
+        poles: equirect only. ``"faces"`` dreams the polar caps again on square faces looking at each pole
+            (no stretching there) and blends them in; ``"weight"`` only scales the step by cos(latitude) so
+            the stretched poles are dreamed less; ``"none"`` dreams the frame as it is.
+        metadata: write spherical metadata (V1 and V2) into MP4/MOV output of equirect renders, so players
+            and YouTube show it as 360.
+
+    Example:
+        >>> VrConfig(projection="equirect", stereo="top-bottom").stereo
+        'top-bottom'
+    """
+
+    projection: str = "auto"
+    stereo: str = "auto"
+    poles: str = "faces"
+    metadata: bool = True
+
+    def __post_init__(self) -> None:
+        for key, choices in (("projection", _PROJECTIONS), ("stereo", _STEREO), ("poles", _POLES)):
+            _check_str(self, key)
+            if getattr(self, key) not in choices:
+                _fail(self, key, f"one of {_quoted(choices)}", repr(getattr(self, key)))
+        if not isinstance(self.metadata, bool):
+            _fail(self, "metadata", "true or false", _typed(self.metadata))
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration: one field per TOML table, named as the table.
@@ -361,6 +415,7 @@ class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    vr: VrConfig = field(default_factory=VrConfig)
 
     def __post_init__(self) -> None:
         for name, table_type in _tables().items():
@@ -592,7 +647,7 @@ def config_to_dict(config: Config) -> dict[str, dict[str, object]]:
 
     Example:
         >>> config_to_dict(Config())["run"]
-        {'seed': 0, 'device': 'auto', 'precision': 'auto'}
+        {'seed': 0, 'device': 'auto', 'precision': 'auto', 'max_memory': 2.0}
     """
     return {name: {key: list(value) if isinstance(value, tuple) else value
                    for key, value in dataclasses.asdict(getattr(config, name)).items()}
@@ -658,8 +713,8 @@ def list_presets() -> list[PresetInfo]:
         ConfigError: A preset file is unreadable or not valid TOML.
 
     Example:
-        >>> [preset.name for preset in list_presets()]
-        ['classic', 'endless-zoom', 'from-noise', 'music-video', 'spiral-zoom', 'subtle', 'textures', 'video', 'video-drift']
+        >>> [preset.name for preset in list_presets()][:5]
+        ['classic', 'endless-zoom', 'from-noise', 'music-video', 'spiral-zoom']
     """
     infos = []
     for path in presets_dir().glob("*.toml"):

@@ -27,7 +27,8 @@ from dreamvid.config import (
 )
 from dreamvid.errors import ConfigError, OutputError
 
-SHIPPED = ["classic", "endless-zoom", "from-noise", "music-video", "spiral-zoom", "subtle", "textures", "video", "video-drift"]
+SHIPPED = ["classic", "endless-zoom", "from-noise", "music-video", "spiral-zoom", "subtle", "textures", "video", "video-drift",
+           "vr-360"]
 
 
 def raises_config(message: str) -> AbstractContextManager[pytest.ExceptionInfo[ConfigError]]:
@@ -57,7 +58,7 @@ class TestPrecedence:
 
     def test_defaults_round_trip_through_dict(self) -> None:
         data = config_to_dict(Config())
-        assert list(data) == ["model", "dream", "run", "video", "zoom", "audio"]
+        assert list(data) == ["model", "dream", "run", "video", "zoom", "audio", "vr"]
         assert data["dream"]["octaves"] == 4
         assert config_from_dict(data) == Config()
 
