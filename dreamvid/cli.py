@@ -2,7 +2,8 @@
 
 Each command resolves its configuration once (defaults < preset < ``--set`` < explicit flags such as
 ``--model``), hands off to one pipeline function and draws its progress. A :class:`DreamvidError` becomes
-one line on stderr and exit status 1 (a traceback only with ``--debug``); Ctrl-C exits with 130.
+one line on stderr and exit status 1 (a traceback only with ``--debug``); Ctrl-C exits with 130; a render
+from a damaged input (frames that could not be decoded) writes its output, warns and exits with 3.
 """
 
 from __future__ import annotations
@@ -134,14 +135,45 @@ class _Bar:
             sys.stderr.write("\n")
 
 
+DAMAGED_INPUT_EXIT = 3
+"""Exit status of a render that wrote its output from a damaged input: frames that could not be decoded
+(a file cut short, corrupt data) are missing or repeated, and a warning named them."""
+
+
+class _DamageWatch(logging.Handler):
+    """Show the library's damaged-input warnings as ``warning: ...`` lines and count them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        typer.echo(("\n" if sys.stderr.isatty() else "") + f"warning: {record.getMessage()}", err=True)
+
+
 def _render(unit: str, work: Callable[[_Bar], Path]) -> None:
-    """Run a render with a progress bar counting ``unit``, then say where the output is."""
+    """Run a render with a progress bar counting ``unit``, then say where the output is.
+
+    A damaged input (see :data:`dreamvid.video.damage_log`) still gives an output, but exit status 3.
+    """
+    from dreamvid.video import damage_log
+
     bar = _Bar("dreaming", unit)
+    watch = _DamageWatch()
+    damage_log.addHandler(watch)
+    damage_log.propagate = False
     try:
         out = work(bar)
     finally:
         bar.close()
+        damage_log.removeHandler(watch)
+        damage_log.propagate = True
     typer.echo(f"wrote {out}", err=True)
+    if watch.count:
+        typer.echo(f"warning: the input was damaged; {out} holds every frame that could be decoded "
+                   f"(exit status {DAMAGED_INPUT_EXIT})", err=True)
+        raise typer.Exit(DAMAGED_INPUT_EXIT)
 
 
 def _duration(seconds: float) -> str:
@@ -207,6 +239,10 @@ def video(
 
     Example: dreamvid video clip.mp4 -o dream.mp4 --preset video --width 640 --preview sheet.png;
     dreamvid video gig.mp4 -o pulse.mp4 --preset video --react "step_size += 0.01 * onset"
+
+    Variable frame rate clips are rendered at their nominal constant rate. A damaged clip (cut short,
+    corrupt mid-stream) still renders every frame that can be decoded; a warning names the lost frames
+    and the exit status is 3. Other errors: one line, exit status 1.
     """
     from dreamvid.config import load_config
     from dreamvid.pipeline import dream_video

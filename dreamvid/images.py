@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import struct
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -32,6 +33,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "check_output_path",
     "contact_sheet",
+    "declared_size",
     "parse_size",
     "read_image",
     "to_image",
@@ -43,7 +45,11 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 """Extensions :func:`write_image` can write (lower case, with the dot)."""
 
 MAX_SIZE = 16384
-"""Largest width or height :func:`parse_size` accepts."""
+"""Largest width or height :func:`parse_size` accepts, and that :func:`read_image` reads (checked in the
+file's header, before any pixel is decoded)."""
+
+_HEADER_BYTES = 65536
+_CV_MAX_PIXELS = 1 << 30  # OpenCV's default CV_IO_MAX_IMAGE_PIXELS
 
 # Decode flags: keep 16-bit/float depth and grayscale-ness (we convert them ourselves), let the decoder drop
 # alpha, and -- unlike IMREAD_UNCHANGED -- apply the EXIF orientation, so phone photos come out upright.
@@ -68,7 +74,8 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         float images are converted).
 
     Raises:
-        InputError: The file is missing, a directory, empty, unreadable, or not a decodable image.
+        InputError: The file is missing, a directory, empty, unreadable, not a decodable image, or larger
+            than :data:`MAX_SIZE` pixels a side (refused from its header, before decoding).
 
     Example:
         >>> import tempfile
@@ -78,13 +85,103 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         [255, 0, 0]
     """
     data = _read_bytes(Path(path))
+    size = declared_size(data[:_HEADER_BYTES].tobytes())
+    if size is not None and max(size) > MAX_SIZE:
+        raise InputError(f"{path} is {size[0]}x{size[1]} pixels, more than the {MAX_SIZE} pixels a side dreamvid "
+                         "works with; downscale it first")
     try:
         decoded = cv2.imdecode(data, _DECODE_FLAGS)
-    except cv2.error:
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):
+            raise InputError(f"{path} has more pixels than OpenCV decodes ({_CV_MAX_PIXELS} at most); downscale "
+                             "it first") from None
         decoded = None
     if decoded is None:
         raise InputError(f"cannot read {path} as an image (not a JPEG/PNG/WebP/BMP/TIFF?); check the file")
     return _to_rgb8(decoded, path)
+
+
+def declared_size(header: bytes) -> tuple[int, int] | None:
+    """The ``(width, height)`` an image file declares in its header, read without decoding any pixel.
+
+    Knows PNG, JPEG, WebP, GIF, BMP and TIFF; the EXIF orientation is not applied.
+
+    Args:
+        header: The file's first bytes (64 KiB is plenty: JPEG metadata can come before the size).
+
+    Returns:
+        The declared size, or None for another format or a header too short or malformed to tell.
+
+    Example:
+        >>> declared_size(b"\\x89PNG\\r\\n\\x1a\\n\\x00\\x00\\x00\\rIHDR\\x00\\x01\\x86\\xa0\\x00\\x00\\x00\\x02")
+        (100000, 2)
+    """
+    try:
+        if header.startswith(b"\x89PNG\r\n\x1a\n") and header[12:16] == b"IHDR":
+            return struct.unpack(">II", header[16:24])
+        if header.startswith((b"GIF87a", b"GIF89a")):
+            return struct.unpack("<HH", header[6:10])
+        if header.startswith(b"BM"):
+            if struct.unpack("<I", header[14:18])[0] == 12:  # OS/2 BITMAPCOREHEADER
+                return struct.unpack("<HH", header[18:22])
+            width, height = struct.unpack("<ii", header[18:26])
+            return abs(width), abs(height)  # a negative height means top-down rows
+        if header.startswith(b"RIFF") and header[8:12] == b"WEBP":
+            return _webp_size(header)
+        if header.startswith(b"\xff\xd8"):
+            return _jpeg_size(header)
+        if header[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(header)
+    except struct.error:  # cut short
+        return None
+    return None
+
+
+def _webp_size(header: bytes) -> tuple[int, int] | None:
+    chunk = header[12:16]
+    if chunk == b"VP8 " and header[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", header[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and header[20:21] == b"\x2f":
+        bits = struct.unpack("<I", header[21:25])[0]
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(header[24:27], "little") + 1, int.from_bytes(header[27:30], "little") + 1
+    return None
+
+
+def _jpeg_size(header: bytes) -> tuple[int, int] | None:
+    """Walk the JPEG markers to the first start-of-frame (SOF0-SOF15 but DHT, JPG and DAC)."""
+    index = 2
+    while index + 9 <= len(header):
+        if header[index] != 0xFF:
+            return None
+        marker = header[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            index += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", header[index + 5:index + 9])
+            return width, height
+        index += 2 + struct.unpack(">H", header[index + 2:index + 4])[0]
+    return None
+
+
+def _tiff_size(header: bytes) -> tuple[int, int] | None:
+    """ImageWidth (256) and ImageLength (257) from the first IFD."""
+    order = "<" if header.startswith(b"II") else ">"
+    offset = struct.unpack(order + "I", header[4:8])[0]
+    (entries,) = struct.unpack(order + "H", header[offset:offset + 2])
+    found: dict[int, int] = {}
+    for index in range(entries):
+        entry = header[offset + 2 + 12 * index:offset + 14 + 12 * index]
+        tag, kind = struct.unpack(order + "HH", entry[:4])
+        if tag in (256, 257):
+            found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10 if kind == 3 else 12])[0]
+    return (found[256], found[257]) if len(found) == 2 else None
 
 
 def _read_bytes(path: Path) -> np.ndarray:

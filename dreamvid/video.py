@@ -50,7 +50,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from dreamvid.errors import ConfigError, DreamvidError, InputError, OutputError
-from dreamvid.images import check_output_path, fsync_path
+from dreamvid.images import MAX_SIZE, check_output_path, declared_size, fsync_path
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -64,6 +64,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+damage_log = logging.getLogger("dreamvid.damage")
+"""Warnings that an input is damaged (frames lost to truncation or corrupt data), one per clip, naming the
+lost frames; the frames that could be decoded were still delivered. The CLI shows them and exits with
+status 3."""
 
 OUTPUT_FORMATS: dict[str, str] = {".mp4": "mp4", ".webm": "webm", ".gif": "gif"}
 """File extensions :class:`VideoWriter` writes, and their format names; a folder means ``"png"``."""
@@ -151,9 +156,10 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         kind = "audio only" if header.has_audio else "no picture"
         raise InputError(f"{source} has no video stream ({kind}); give a video or image file")
     scan = _parse_scan(result.stdout)
+    if scan.packets == 0 and result.returncode == 0:
+        raise InputError(f"{source} has a video stream but no frames in it (zero frames); give a clip with frames")
     if scan.packets == 0:
-        detail = _last_line(result.stderr) if result.returncode != 0 else "the video stream is empty"
-        raise InputError(f"cannot read {source} as a video: {detail}; check the file")
+        raise InputError(f"cannot read {source} as a video: {_last_line(result.stderr)}; check the file")
     return _build_info(source, header, scan)
 
 
@@ -190,11 +196,17 @@ _STREAM_RE = re.compile(r"^\s*Stream #0:\d+\S*: (?P<kind>\w+): (?P<desc>.*)$")
 _ROTATION_RE = re.compile(r"rotation of (?P<degrees>-?\d+(?:\.\d+)?) degrees")
 _SIZE_RE = re.compile(r"(?P<width>\d+)x(?P<height>\d+)(?:\s|$)")
 _NOT_PICTURES = ("(attached pic)", "(timed thumbnails)")
+_MP4_BOXES = (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide")  # boxes an MP4/MOV file starts with
 
 
 def _parse_header(stderr: str, source: Path, *, what: str = "a video") -> _Header:
     """Parse the ``Input #0`` block that ffmpeg prints for ``-i``; raise if there is none."""
     match = _INPUT_RE.search(stderr)
+    if match is None and "moov atom not found" in stderr and _head(source, 8)[4:8] in _MP4_BOXES:
+        # an MP4/MOV whose index was never written (a text file named .mp4 lacks the leading box too)
+        raise InputError(f"cannot read {source} as {what}: its index (the MP4 'moov' atom) is missing, so the "
+                         "file was cut off while it was being written; re-export it, or recover it with an "
+                         "MP4 repair tool")
     if match is None:
         raise InputError(f"cannot read {source} as {what}: {_last_line(stderr)}; check the file")
     block = stderr[match.start():]
@@ -239,8 +251,21 @@ def _parse_video_stream(desc: str, source: Path) -> _Stream:
             else:
                 tbr_text = value
     if width <= 0 or height <= 0:
+        declared = declared_size(_head(source)) if source.is_file() else None
+        if declared is not None and max(declared) > MAX_SIZE:  # ffmpeg leaves the size out past its own limit
+            raise InputError(f"{source} is {declared[0]}x{declared[1]} pixels, more than the {MAX_SIZE} pixels a "
+                             "side dreamvid works with; downscale it first")
         raise InputError(f"cannot read {source} as a video: its picture size is unknown; check the file")
     return _Stream(codec, width, height, fps_text, tbr_text, 0)
+
+
+def _head(source: Path, size: int = 65536) -> bytes:
+    """The first ``size`` bytes of a file (fewer if it is shorter; none if it cannot be read)."""
+    try:
+        with open(source, "rb") as stream:
+            return stream.read(size)
+    except OSError:
+        return b""
 
 
 def _replace_rotation(stream: _Stream, rotation: int) -> _Stream:
@@ -471,9 +496,14 @@ def read_frames(
         An iterator of new, writable ``(H, W, 3)`` uint8 RGB frames; frame ``t`` is the picture at
         ``start + t / info.fps``.
 
+    Damaged input (a file cut short, or corrupt data mid-stream) is not an error once a frame has been
+    decoded: the iterator yields every frame that can be decoded (a frame lost mid-stream shows the one
+    before it, so the timing holds), then logs one warning on :data:`damage_log` that names the lost
+    frames, e.g. ``frames 8-11 could not be decoded`` or ``it ends after frame 10, 4 frames early``.
+
     Raises:
         InputError: The clip cannot be read (see :func:`probe`), ``start`` is past its end, it yields no
-            frames, or ffmpeg fails while decoding (raised by the iterator).
+            frames, or ffmpeg fails before decoding any frame (raised by the iterator).
         ConfigError: A negative ``start``, a ``duration``/``frames`` that is not positive, ``width`` < 2.
 
     Example:
@@ -492,10 +522,12 @@ def read_frames(
         raise InputError(f"start {start:g} s is at or past the end of {source}: the clip is only "
                          f"{info.duration:.3f} s long; choose an earlier start")
     out_width, out_height = output_size(info.width, info.height, target_width=width)
-    filters = [f"fps={_ratio(info.fps)}"]
+    _check_frame_size(source, out_width, out_height)
+    # showinfo logs each decoded picture's time before the rate conversion: that is how lost frames are found
+    filters = ["showinfo=checksum=0", f"fps={_ratio(info.fps)}"]
     if (out_width, out_height) != (info.width, info.height):
         filters.append(f"scale={out_width}:{out_height}:flags=area")
-    command = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error"]
+    command = [_ffmpeg(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info"]
     if start > 0:
         command += ["-ss", _seconds(start, ceil=False)]
     if duration is not None:
@@ -504,7 +536,20 @@ def read_frames(
     if frames is not None:
         command += ["-frames:v", str(frames)]
     command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    return _stream_frames(command, (out_height, out_width, 3), info, start)
+    expected = info.frames - math.floor(start * info.fps + Fraction(1, 1000)) if start > 0 else info.frames
+    if duration is not None:
+        expected = min(expected, math.ceil(duration * info.fps - Fraction(1, 1000)))
+    if frames is not None:
+        expected = min(expected, frames)
+    return _stream_frames(command, (out_height, out_width, 3), info, start, expected=expected)
+
+
+def _check_frame_size(source: Path, width: int, height: int) -> None:
+    """Refuse, before any decoding, frames with a side over :data:`~dreamvid.images.MAX_SIZE` pixels."""
+    if max(width, height) > MAX_SIZE:
+        fits = min(3840, width * MAX_SIZE // max(width, height)) // 2 * 2
+        raise InputError(f"{source} gives {width}x{height} frames, more than the {MAX_SIZE} pixels a side dreamvid "
+                         f"works with; read it at a smaller width (--width {fits})")
 
 
 def _check_read_options(start: float, duration: float | None, frames: int | None, width: int | None) -> None:
@@ -515,33 +560,103 @@ def _check_read_options(start: float, duration: float | None, frames: int | None
         raise ConfigError(f"expected a width >= 2 pixels, got {width!r}")
 
 
-def _stream_frames(command: list[str], shape: tuple[int, int, int], info: VideoInfo,
-                   start: float) -> Iterator[np.ndarray]:
-    """Run ffmpeg and yield exactly ``H * W * 3`` bytes at a time as frames; end ffmpeg however it stops."""
+def _stream_frames(command: list[str], shape: tuple[int, int, int], info: VideoInfo, start: float, *,
+                   expected: int) -> Iterator[np.ndarray]:
+    """Run ffmpeg and yield exactly ``H * W * 3`` bytes at a time as frames; end ffmpeg however it stops.
+
+    Once a frame has been yielded, ffmpeg failing or stopping inside a frame ends the clip there (the
+    partial frame is dropped); whatever was lost is logged on :data:`damage_log` when the clip ends.
+    """
     logger.debug("reading frames: %s", command)
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
-    stderr = _StderrTail(process)
-    count = 0
+    decode_log = _DecodeLog(process)
+    count, cut_short = 0, False
     try:
         while True:
             frame = np.empty(shape, np.uint8)
             got = _read_into(process.stdout, memoryview(frame).cast("B"))  # type: ignore[arg-type]
-            if got == 0:
-                break
             if got < frame.nbytes:
-                process.wait()
-                raise InputError(f"cannot decode {info.path}: ffmpeg stopped inside frame {count} "
-                                 f"({stderr.last()}); check the file")
+                cut_short = got > 0
+                break
             count += 1
             yield frame
-        if process.wait() != 0:
-            raise InputError(f"cannot decode {info.path}: {stderr.last()}; check the file")
+        failed = process.wait() != 0 or cut_short
+        if count == 0 and failed:
+            raise InputError(f"cannot decode {info.path}: {decode_log.last()}; check the file")
         if count == 0:
             raise InputError(f"no frames to read from {info.path} at start {start:g} s: the clip is only "
                              f"{info.duration:.3f} s long; choose an earlier start")
+        decode_log.finish()
+        lost = _describe_damage(decode_log.times, decode_log.errors, count=count, expected=expected,
+                                fps=info.fps, stopped=decode_log.last() if failed else None)
+        if lost is not None:
+            damage_log.warning("%s is damaged: %s; the output keeps every frame that could be decoded",
+                               info.path, lost)
     finally:
         _end(process)
+
+
+def _describe_damage(times: Sequence[float], errors: Sequence[tuple[int, str]], *, count: int, expected: int,
+                     fps: Fraction, stopped: str | None) -> str | None:
+    """Say which output frames decoding lost, or None when ffmpeg reported no damage.
+
+    Args:
+        times: Times in seconds of the decoded pictures, before the conversion to constant frame rate.
+        errors: ``(pictures decoded so far, message)`` for each decoding error ffmpeg reported.
+        count: Frames yielded.
+        expected: Frames the clip should have given.
+        fps: The output frame rate.
+        stopped: ffmpeg's last error when it failed (or stopped inside a frame), else None.
+
+    Example:
+        >>> times = [0.0, 0.1, 0.2, 0.6, 0.7]  # 0.3-0.5 s lost
+        >>> _describe_damage(times, [(3, "Invalid NAL unit size")], count=8, expected=10, fps=Fraction(10),
+        ...                  stopped=None)
+        'frames 3-5 could not be decoded (each shows the frame before it); it ends after frame 7, 2 frames early'
+    """
+    if not errors and stopped is None:
+        return None
+    parts = []
+    missing = _missing_frames(times, fps, count)
+    if missing:
+        shown = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in _runs(missing))
+        noun = "frames" if len(missing) > 1 else "frame"
+        parts.append(f"{noun} {shown} could not be decoded (each shows the frame before it)")
+    if stopped is not None:
+        parts.append(f"decoding stopped after frame {count - 1} ({stopped})")
+    elif count < expected:
+        parts.append(f"it ends after frame {count - 1}, {expected - count} frame{'s' * (expected - count > 1)} early")
+    if not parts:
+        near, message = errors[0]
+        parts.append(f"decoding errors near frame {min(near, count - 1)} ({message}); frames there may show blocks")
+    return "; ".join(parts)
+
+
+def _missing_frames(times: Sequence[float], fps: Fraction, count: int) -> list[int]:
+    """Output frames that fall in a gap of the decoded pictures' times (over 1.5 times the usual spacing)."""
+    relative = [t - times[0] for t in times]
+    steps = sorted(b - a for a, b in zip(relative, relative[1:]) if b > a)
+    if not steps:
+        return []
+    usual = steps[len(steps) // 2]
+    shown = {round(t * fps) for t in relative}
+    missing: list[int] = []
+    for a, b in zip(relative, relative[1:]):
+        if b - a > 1.5 * usual:
+            missing += [t for t in range(round(a * fps) + 1, min(round(b * fps), count)) if t not in shown]
+    return missing
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive runs of sorted integers as ``(first, last)`` pairs: ``[3, 4, 5, 9]`` → ``[(3, 5), (9, 9)]``."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
 
 
 def _read_into(stream: IO[bytes], buffer: memoryview) -> int:
@@ -1051,6 +1166,51 @@ def _run(command: list[str], source: Path) -> subprocess.CompletedProcess[str]:
                               encoding="utf-8", errors="replace", check=False)
     except OSError as exc:
         raise DreamvidError(f"cannot run ffmpeg for {source}: {exc}; reinstall imageio-ffmpeg") from None
+
+
+class _DecodeLog:
+    """Drain a decoding ffmpeg's stderr (``-loglevel level+info``) in a thread, sorting what it says.
+
+    Keeps the time of every picture ``showinfo`` reports (``times``), every decoding error with the number
+    of pictures reported before it (``errors``: errors, and warnings about corrupt packets or frames),
+    and the last error lines for messages (:meth:`last`).
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.times: list[float] = []
+        self.errors: list[tuple[int, str]] = []
+        self._lines: deque[str] = deque(maxlen=20)
+        self._thread = threading.Thread(target=self._drain, args=(process.stderr,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            found = _LEVEL_LINE_RE.match(raw.decode("utf-8", "replace").strip())
+            if found is None:
+                continue
+            context, level, message = found.group("context", "level", "message")
+            if level == "info":
+                picture = _SHOWINFO_RE.match(message) if "Parsed_showinfo" in context else None
+                if picture is not None:
+                    self.times.append(float(picture.group("time")))
+            elif level in ("error", "fatal", "panic") or (level == "warning" and "corrupt" in message.lower()):
+                self.errors.append((len(self.times), message))
+                if level != "warning":
+                    self._lines.append(context + message)
+        stream.close()
+
+    def finish(self) -> None:
+        """Wait until everything ffmpeg printed has been read (call after it has exited)."""
+        self._thread.join(timeout=5)
+
+    def last(self) -> str:
+        self.finish()
+        return _last_line("\n".join(self._lines))
+
+
+_LEVEL_LINE_RE = re.compile(r"(?P<context>(?:\[[^\]]*\]\s*)*?)\[(?P<level>panic|fatal|error|warning|info|verbose"
+                            r"|debug|trace)\]\s?(?P<message>.*)")
+_SHOWINFO_RE = re.compile(r"n:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(?P<time>-?\d+(?:\.\d*)?(?:e[-+]?\d+)?)")
 
 
 class _StderrTail:
