@@ -4,6 +4,8 @@ Each command resolves its configuration once (defaults < preset < ``--set`` < ex
 ``--model``), hands off to one pipeline function and draws its progress. A :class:`DreamvidError` becomes
 one line on stderr and exit status 1 (a traceback only with ``--debug``); Ctrl-C exits with 130; a render
 from a damaged input (frames that could not be decoded) writes its output, warns and exits with 3.
+``video`` and ``zoom`` keep a checkpoint beside the output: Ctrl-C prints the command that continues the
+render (``--resume``), and a checkpoint in the way is offered for resuming (docs/interruptions.md).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +48,14 @@ DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (CUDA w
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")]
 ReactOpt = Annotated[Optional[list[str]], typer.Option("--react", help="Audio reaction, repeatable, added to the preset's: 'zoom *= 1 + 0.3 * low', 'step_size += 0.006 * onset', 'rotate += 20 * beat'.")]
 AudioOpt = Annotated[Optional[Path], typer.Option("--audio", help="Soundtrack (WAV, MP3, FLAC, M4A ...) that drives audio.react and is the output's sound.")]
+ProjectionOpt = Annotated[Optional[str], typer.Option("--projection", help="equirect: a 360° panorama, dreamed without a seam and with care at the poles; flat; auto (default): from the input's 360 metadata.")]
+StereoOpt = Annotated[Optional[str], typer.Option("--stereo", help="top-bottom or left-right: two eyes in one frame, dreamed alike; mono; auto (default): from the input's metadata.")]
+MaxMemoryOpt = Annotated[Optional[str], typer.Option("--max-memory", help="Memory one dream step may use (e.g. 2GB, 500MB; 0: no limit); larger frames are dreamed in tiles. Default 2GB.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted render of this output from its checkpoint (same settings).")]
+RestartOpt = Annotated[bool, typer.Option("--restart", help="Discard the checkpoint of an interrupted render of this output and start over.")]
+
+_ARGV: list[str] | None = None
+"""The command line as typed (set by :func:`main`), to print the exact command that resumes a render."""
 
 
 def _toml_string(text: str) -> str:
@@ -71,7 +83,8 @@ def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list
     """``--set`` values followed by the explicit flags (which therefore win), as ``table.key=value``."""
     keys = {"model": "model.name", "weights": "model.weights", "objective": "dream.objective",
             "seed": "run.seed", "device": "run.device", "coherence": "video.coherence", "zoom": "zoom.zoom",
-            "rotate": "zoom.rotate"}
+            "rotate": "zoom.rotate", "projection": "vr.projection", "stereo": "vr.stereo",
+            "max_memory": "run.max_memory"}
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:
@@ -81,9 +94,25 @@ def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list
     return out
 
 
+def _parse_memory(text: str | None) -> float | None:
+    """``--max-memory`` in gigabytes: ``2GB``, ``1.5G``, ``500MB``, ``750M``, ``2`` (GB) or ``0`` (no limit)."""
+    if text is None:
+        return None
+    from dreamvid.errors import ConfigError
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(gb|g|mb|m)?\s*", text.lower())
+    if match is None:
+        raise ConfigError(f"--max-memory must be a size like 2GB or 500MB (0 for no limit), got {text!r}")
+    value = float(match.group(1))
+    return value / 1000 if (match.group(2) or "g").startswith("m") else value
+
+
 @contextmanager
-def _errors(debug: bool) -> Iterator[None]:
-    """Turn project errors into one line and exit 1; Ctrl-C into exit 130; tracebacks only with --debug."""
+def _errors(debug: bool, interrupted: Callable[[], str] | None = None) -> Iterator[None]:
+    """Turn project errors into one line and exit 1; Ctrl-C into exit 130; tracebacks only with --debug.
+
+    ``interrupted`` makes the line printed on Ctrl-C (say, how to resume); default ``interrupted``.
+    """
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         yield
@@ -95,30 +124,31 @@ def _errors(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         if debug:
             raise
-        typer.echo("interrupted", err=True)
+        typer.echo(interrupted() if interrupted is not None else "interrupted", err=True)
         raise typer.Exit(130) from None
 
 
 class _Bar:
     """A progress callback drawing ``label [####  ] done/total unit  rate/s  ETA`` on stderr.
 
-    On a terminal the line redraws in place; otherwise a line is printed at every tenth of the work.
+    On a terminal the line redraws in place; otherwise a line is printed at every tenth of the work. The
+    first call starts the clock (with ``done`` > 0 for a resumed render: the rate counts from there).
     """
 
     def __init__(self, label: str, unit: str = "steps", width: int = 24) -> None:
         self.label, self.unit, self.width = label, unit, width
         self._start: float | None = None
+        self._first = 0
         self._tty = sys.stderr.isatty()
         self._last_tenth = -1
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
         if self._start is None:
-            self._start = now
-            if done == 0:
-                return
+            self._start, self._first = now, done
+            return
         elapsed = max(now - self._start, 1e-9)
-        rate = done / elapsed
+        rate = (done - self._first) / elapsed
         eta = (total - done) / rate if rate > 0 else 0.0
         filled = int(self.width * done / max(total, 1))
         line = (f"{self.label} [{'#' * filled}{' ' * (self.width - filled)}] {done}/{total} {self.unit}  "
@@ -176,6 +206,49 @@ def _render(unit: str, work: Callable[[_Bar], Path]) -> None:
         raise typer.Exit(DAMAGED_INPUT_EXIT)
 
 
+def _render_resumable(unit: str, work: Callable[[_Bar, bool, bool], Path], *, resume: bool, restart: bool) -> None:
+    """:func:`_render` for a render with a checkpoint: ``work(bar, resume, restart)``.
+
+    When a checkpoint of an earlier render is in the way, a terminal is asked whether to resume it, start
+    over or quit; anywhere else (scripts, CI) nothing waits on stdin: the offer is the error line, exit 1.
+    """
+    from dreamvid.checkpoint import CheckpointFound
+
+    try:
+        _render(unit, lambda bar: work(bar, resume, restart))
+    except CheckpointFound as found:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise
+        choices = "rsq" if found.matches else "sq"
+        question = (f"an earlier render of this output stopped after {found.frames_done} frames: [r]esume it, "
+                    "[s]tart over or [q]uit?" if found.matches else f"{found}\n[s]tart over or [q]uit?")
+        answer = ""
+        while not answer or answer not in choices:
+            answer = str(typer.prompt(question, default=choices[0], err=True)).strip().lower()[:1]
+        if answer == "q":
+            raise typer.Exit(1) from None
+        _render(unit, lambda bar: work(bar, answer == "r", answer == "s"))
+
+
+def _resume_hint(output: Path) -> Callable[[], str]:
+    """The line to print on Ctrl-C during a render of ``output``: how to continue it, if it kept frames."""
+
+    def hint() -> str:
+        from dreamvid.checkpoint import checkpoint_dir, frames_kept
+
+        kept = frames_kept(output)
+        if kept is None:
+            return "interrupted"
+        if _ARGV is None:
+            how = "run the same command with --resume"
+        else:
+            args = [arg for arg in _ARGV if arg != "--restart"]
+            how = shlex.join(["dreamvid", *args, *([] if "--resume" in args else ["--resume"])])
+        return f"interrupted: {kept} frames are kept in {checkpoint_dir(output)}; to continue: {how}"
+
+    return hint
+
+
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
@@ -193,6 +266,9 @@ def image(
     set_: SetOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
+    projection: ProjectionOpt = None,
+    stereo: StereoOpt = None,
+    max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Dream a still picture, or paint one from noise.
@@ -210,7 +286,8 @@ def image(
             raise InputError("give an input picture or --from-noise WxH (not both)")
         noise_size = parse_size(from_noise) if from_noise is not None else None
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                seed=seed, device=device))
+                                                seed=seed, device=device, projection=projection, stereo=stereo,
+                                                max_memory=_parse_memory(max_memory)))
         _render("steps", lambda bar: dream_image(config, output, input=input, noise_size=noise_size, progress=bar))
 
 
@@ -233,6 +310,11 @@ def video(
     set_: SetOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
+    projection: ProjectionOpt = None,
+    stereo: StereoOpt = None,
+    max_memory: MaxMemoryOpt = None,
+    resume: ResumeOpt = False,
+    restart: RestartOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Dream a video clip; the dream sticks to the scene and the sound is kept.
@@ -247,12 +329,14 @@ def video(
     from dreamvid.config import load_config
     from dreamvid.pipeline import dream_video
 
-    with _errors(debug):
+    with _errors(debug, interrupted=_resume_hint(output)):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                                seed=seed, device=device, coherence=coherence)), react)
-        _render("frames", lambda bar: dream_video(config, input, output, start=start, duration=duration,
-                                                  frames=frames, width=width, preview=preview, audio=audio,
-                                                  progress=bar))
+                                                                seed=seed, device=device, coherence=coherence,
+                                                                projection=projection, stereo=stereo,
+                                                                max_memory=_parse_memory(max_memory))), react)
+        _render_resumable("frames", lambda bar, resume, restart: dream_video(
+            config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
+            audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
 
 
 @app.command()
@@ -276,6 +360,11 @@ def zoom(
     set_: SetOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
+    projection: ProjectionOpt = None,
+    stereo: StereoOpt = None,
+    max_memory: MaxMemoryOpt = None,
+    resume: ResumeOpt = False,
+    restart: RestartOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Endless zoom: each frame is the last one zoomed/rotated/shifted a little, then dreamed again.
@@ -286,14 +375,17 @@ def zoom(
     from dreamvid.images import parse_size
     from dreamvid.pipeline import dream_zoom
 
-    with _errors(debug):
+    with _errors(debug, interrupted=_resume_hint(output)):
         rate = _parse_fps(fps)
         frame_size = parse_size(size) if size is not None else None
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
-                                                                seed=seed, device=device, zoom=zoom_rate, rotate=rotate)), react)
-        _render("frames", lambda bar: dream_zoom(config, output, frames=frames, fps=rate, input=input,
-                                                 size=frame_size, loop=loop, audio=audio, audio_start=start,
-                                                 duration=duration, progress=bar))
+                                                                seed=seed, device=device, zoom=zoom_rate, rotate=rotate,
+                                                                projection=projection, stereo=stereo,
+                                                                max_memory=_parse_memory(max_memory))), react)
+        _render_resumable("frames", lambda bar, resume, restart: dream_zoom(
+            config, output, frames=frames, fps=rate, input=input, size=frame_size, loop=loop, audio=audio,
+            audio_start=start, duration=duration, progress=bar, resume=resume, restart=restart),
+            resume=resume, restart=restart)
 
 
 @app.command()
@@ -482,6 +574,8 @@ def _keep_freed_memory() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    global _ARGV
+    _ARGV = sys.argv[1:]
     _keep_freed_memory()
     app()
 

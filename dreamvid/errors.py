@@ -30,3 +30,7 @@ class InputError(DreamvidError):
 
 class OutputError(DreamvidError):
     """An output path that cannot be written, or whose format is unknown."""
+
+
+class CheckpointError(DreamvidError):
+    """A checkpoint of an earlier render is in the way, does not match this render, or cannot be used."""

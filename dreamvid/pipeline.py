@@ -11,9 +11,11 @@ import math
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,8 @@ from dreamvid.react import Timeline
 from dreamvid.schedule import is_schedule, parse_schedule
 
 if TYPE_CHECKING:
+    from dreamvid.checkpoint import Checkpoint
+    from dreamvid.panorama import Layout
     from dreamvid.video import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -122,8 +126,20 @@ def dream_image(
     else:
         width, height = noise_size  # type: ignore[misc]
         start = noise_image(width, height, generator=generator, device=engine.device)
-    result = dream(start, engine.model, engine.objective(settings.dream.objective), settings.dream,
-                   generator=generator, precision=config.run.precision, progress=progress)
+    from dreamvid.panorama import Layout, check_layout_size, dream_layout, resolve_layout
+
+    layout = resolve_layout(config.vr, None, (start.shape[-1], start.shape[-2]), source=str(input or "the noise"))
+    check_layout_size(layout, (start.shape[-1], start.shape[-2]))
+    if layout == Layout():
+        result = dream(start, engine.model, engine.objective(settings.dream.objective), settings.dream,
+                       generator=generator, precision=config.run.precision, progress=progress,
+                       max_memory=config.run.max_memory_bytes)
+    else:
+        picture = start[0].permute(1, 2, 0).float().cpu().numpy()
+        touch_up = replace(settings.dream, octaves=settings.video.seeded_octaves, steps=settings.video.seeded_steps)
+        result = to_tensor(np.clip(dream_layout(picture, picture, engine, settings.dream, config, layout=layout,
+                                                generator=generator, touch_up=touch_up) * 255 + 0.5, 0, 255)
+                           .astype(np.uint8), device=engine.device)
     info = {
         "dreamvid": dreamvid.__version__,
         "input": str(input) if input is not None else f"noise {noise_size[0]}x{noise_size[1]}",  # type: ignore[index]
@@ -143,13 +159,35 @@ def dream_image(
 
 
 @dataclass(frozen=True)
+class Carry:
+    """What video frame ``index`` takes from the frame before it: that source frame and its dream.
+
+    A render that stopped after frame ``index - 1`` continues exactly from a saved Carry (with the random
+    generator's state): :func:`dream_frames` then starts at input frame ``index``.
+
+    Attributes:
+        index: the next frame's index.
+        frame: the last source frame, ``(H, W, 3)`` uint8 RGB.
+        dream: the last dreamed frame, ``(H, W, 3)`` float32 in [0, 1] (not rounded to 8 bits).
+    """
+
+    index: int
+    frame: np.ndarray
+    dream: np.ndarray
+
+
+@dataclass(frozen=True)
 class FrameReport:
-    """What happened to one video frame: its index, how it was seeded and how long it took."""
+    """What happened to one video frame: its index, how it was seeded and how long it took.
+
+    ``carry`` is what the next frame takes from this one (to checkpoint a render).
+    """
 
     index: int
     seeded: bool
     scene_cut: bool
     seconds: float
+    carry: Carry | None = None
 
 
 def dream_frames(
@@ -161,6 +199,8 @@ def dream_frames(
     fps: float = 30.0,
     report: Callable[[FrameReport], None] | None = None,
     timeline: Timeline | None = None,
+    carry: Carry | None = None,
+    layout: Layout | None = None,
 ) -> Iterator[np.ndarray]:
     """Dream a stream of frames, tying each to the last as ``config.video.coherence`` says.
 
@@ -184,6 +224,11 @@ def dream_frames(
         fps: the clip's frame rate, for the per-second rates of ``[zoom]``.
         report: called with a :class:`FrameReport` after each frame.
         timeline: per-frame settings with audio reactions (:class:`dreamvid.react.Timeline`).
+        carry: continue a render from :attr:`FrameReport.carry` of its last frame: ``frames`` then starts
+            at input frame ``carry.index`` (and ``generator`` has the state it had after that frame).
+        layout: flat or equirect, mono or stereo (:class:`dreamvid.panorama.Layout`; default flat mono):
+            flow, warps, feedback transforms and the dream itself work eye by eye, across the seam of
+            equirect eyes, and the right eye takes the left eye's dream (:func:`dreamvid.panorama.dream_layout`).
 
     Yields:
         The dreamed frames, ``(H, W, 3)`` uint8 RGB, frame t for input frame t.
@@ -191,9 +236,11 @@ def dream_frames(
     Raises:
         ConfigError: ``[zoom]`` moves the frames but ``video.coherence = "none"`` carries nothing to move.
     """
-    from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
-    from dreamvid.flow import make_flow, reliability, scene_cut, warp
+    from dreamvid.feedback import lab_stats, match_colour
+    from dreamvid.flow import make_flow, scene_cut
+    from dreamvid.panorama import Layout, dream_layout, eye_flows, eye_reliability, follow, mover
 
+    layout = layout if layout is not None else Layout()
     timeline = timeline if timeline is not None else Timeline(config)
     reacting = any(r.key in ("zoom", "rotate", "shift_x", "shift_y") for r in timeline.reactions)
     if config.video.coherence == "none" and (config.zoom.moves or reacting):
@@ -204,43 +251,45 @@ def dream_frames(
     video = config.video
     flow = (make_flow(video.flow, weights=video.flow_weights or None, device=str(engine.device))
             if video.coherence == "flow" else None)
-    prev_frame: np.ndarray | None = None
-    prev_source = prev_dream = None  # float32 (H, W, 3) in [0, 1]
-    for index, frame in enumerate(frames):
+    prev_frame: np.ndarray | None = carry.frame if carry is not None else None
+    prev_dream = carry.dream if carry is not None else None  # float32 (H, W, 3) in [0, 1], like prev_source
+    prev_source = prev_frame.astype(np.float32) / 255.0 if prev_frame is not None else None
+    for index, frame in enumerate(frames, start=carry.index if carry is not None else 0):
         started = time.perf_counter()
         at = timeline.at(index)
         cold = at.dream
         seeded = replace(cold, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
         source = frame.astype(np.float32) / 255.0
         seed, settings, cut, weight = source, cold, False, None
-        matrix = feedback_matrix(at.zoom, (frame.shape[1], frame.shape[0]), fps) if prev_frame is not None else None
+        transform = mover(at.zoom, layout, (frame.shape[1], frame.shape[0]), fps) if prev_frame is not None else None
 
         def move(image: np.ndarray) -> np.ndarray:
-            if matrix is None:
-                return image
-            return warp_affine(image, matrix, border=at.zoom.border, filter=at.zoom.filter)
+            return image if transform is None else transform(image)
 
         if prev_frame is not None and video.coherence == "blend":
             seed = np.clip((1 - at.video.blend) * move(prev_dream) + at.video.blend * source, 0, 1)
         elif prev_frame is not None and flow is not None:
-            backward = flow(frame, prev_frame)
-            cut = video.scene_cuts and scene_cut(frame, prev_frame, backward)
+            backward = eye_flows(flow, frame, prev_frame, layout)
+            cut = video.scene_cuts and scene_cut(layout.split(frame)[0], layout.split(prev_frame)[0], backward[0],
+                                                 wrap_x=layout.equirect)
             if not cut:
-                mask = reliability(backward, flow(prev_frame, frame))
-                carried = move(warp(prev_dream - prev_source, backward))
-                if matrix is not None:
+                mask = eye_reliability(flow, frame, prev_frame, backward, layout)
+                carried = move(follow(prev_dream - prev_source, backward, layout))
+                if transform is not None:
                     mask = np.clip(move(mask[..., None])[..., 0], 0, 1)
                 seed = source + at.video.carry * mask[..., None] * carried
                 if at.zoom.feedback > 0:
-                    fed = np.clip(move(warp(prev_dream, backward)), 0, 1)
+                    fed = np.clip(move(follow(prev_dream, backward, layout)), 0, 1)
                     fed = match_colour(fed, lab_stats(source), strength=at.zoom.colour)
                     seed = (1 - at.zoom.feedback) * seed + at.zoom.feedback * fed
                 seed, settings = np.clip(seed, 0, 1), seeded
-                weight = torch.from_numpy(1 + at.video.fresh_boost * (1 - mask))[None, None].to(engine.device)
-        dreamed = _dream_array(seed, engine, settings, config, generator=generator, weight=weight)
+                weight = (1 + at.video.fresh_boost * (1 - mask)).astype(np.float32)
+        dreamed = dream_layout(seed, source, engine, settings, config, layout=layout, generator=generator,
+                               weight=weight, touch_up=seeded, flow=flow)
         prev_frame, prev_source, prev_dream = frame, source, dreamed
         if report is not None:
-            report(FrameReport(index, settings is seeded, cut, time.perf_counter() - started))
+            report(FrameReport(index, settings is seeded, cut, time.perf_counter() - started,
+                               Carry(index + 1, frame, dreamed)))
         yield np.clip(dreamed * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -259,12 +308,16 @@ def dream_video(
     preview: str | os.PathLike | None = None,
     audio: str | os.PathLike | None = None,
     progress: Progress | None = None,
+    resume: bool = False,
+    restart: bool = False,
 ) -> Path:
     """Dream a clip frame by frame into ``output`` (MP4, WebM, GIF or a PNG-frames folder), with its audio.
 
-    Frames stream from the reader through :func:`dream_frames` to the encoder; nothing but the output
-    (renamed into place when complete), its ``OUTPUT.json`` settings and the optional preview sheet is
-    written.
+    Frames stream from the reader through :func:`dream_frames` into a :class:`~dreamvid.checkpoint.Checkpoint`
+    beside the output, which keeps them (and, after each frame, what the next one needs) until the output
+    is joined and renamed into place; then only the output, its ``OUTPUT.json`` settings and the optional
+    preview sheet remain. An interrupted render continues with ``resume``, frame for frame as if it had
+    never stopped.
 
     Args:
         config: the resolved configuration (``[video]`` says how frames are tied together).
@@ -276,11 +329,18 @@ def dream_video(
         audio: a soundtrack to use instead of the clip's own (from its start): it drives ``audio.react``
             and is the output's sound.
         progress: ``progress(frames_done, frames_total)`` after each frame (the total is an estimate).
+        resume: continue the checkpoint of an interrupted render of ``output`` (same settings and input).
+        restart: discard such a checkpoint and start over.
 
     Returns:
         The output path.
+
+    Raises:
+        CheckpointError: a checkpoint exists but neither ``resume`` nor ``restart`` is set, or it was made
+            with other settings (the message names them).
     """
-    from dreamvid.video import VideoWriter, output_format, probe, read_frames
+    from dreamvid.checkpoint import Checkpoint
+    from dreamvid.video import output_format, probe, read_frames
 
     output_format(output)
     if preview is not None:
@@ -291,44 +351,102 @@ def dream_video(
     timeline = _timeline(config, fps=float(info.fps), frames=total, audio=audio if audio is not None else input,
                          start=0.0 if audio is not None else start, duration=duration if audio is None else None,
                          own=audio is None and not info.has_audio)
-    engine = build_engine(config)
-    every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
-    sampled: list[tuple[int, np.ndarray]] = []
-    first = next(iter(reader), None)
+    frames_in = iter(reader)
+    first = next(frames_in, None)
     if first is None:
         from dreamvid.errors import InputError
 
         raise InputError(f"{input} has no frames in the part asked for; check --start/--duration")
-    size = (first.shape[1], first.shape[0])
-    if progress is not None:
-        progress(0, total)
-    generator = torch.Generator().manual_seed(config.run.seed)
     if audio is not None:
         sound, sound_start, sound_duration = audio, 0.0, None
     else:
         sound, sound_start, sound_duration = (input if info.has_audio else None), start, duration
-    with VideoWriter(output, fps=info.fps, size=size, audio_from=sound, audio_start=sound_start,
-                     audio_duration=sound_duration, crf=config.video.crf, inputs=[input]) as writer:
-        stream = dream_frames(_chain(first, reader), engine, config, generator=generator, fps=float(info.fps),
-                              timeline=timeline)
-        for index, frame in enumerate(stream):
-            writer.write(frame)
-            if index % every == 0 and len(sampled) < PREVIEW_FRAMES:
-                sampled.append((index, frame))
+    identity = _identity(config, "video", inputs={"input": input, "--audio": audio},
+                         arguments={"--start": start, "--duration": duration, "--frames": frames, "--width": width})
+    layout = _layout(config, (first.shape[1], first.shape[0]), input=input)
+    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
+        fps=info.fps, size=(first.shape[1], first.shape[0]), audio_from=sound, audio_start=sound_start,
+        audio_duration=sound_duration, crf=config.video.crf, inputs=[input], spherical=_spherical(config, layout)))
+    with checkpoint:
+        engine = build_engine(config)
+        generator = torch.Generator().manual_seed(config.run.seed)
+        carry = None
+        if checkpoint.frames_done:
+            carry = Carry(checkpoint.frames_done, checkpoint.state["frame"], checkpoint.state["dream"])
+            generator.set_state(torch.from_numpy(checkpoint.state["generator"]))
+        every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
+        if progress is not None:
+            progress(checkpoint.frames_done, max(total, checkpoint.frames_done))
+        last: deque[FrameReport] = deque(maxlen=1)
+        stream = dream_frames(islice(_chain(first, frames_in), checkpoint.frames_done, None), engine, config,
+                              generator=generator, fps=float(info.fps), timeline=timeline, report=last.append, carry=carry,
+                              layout=layout)
+        for index, frame in enumerate(stream, start=checkpoint.frames_done):
+            checkpoint.write(frame)
+            if index % every == 0 and index // every < PREVIEW_FRAMES:
+                checkpoint.keep(f"preview_{index:06d}", frame)
+            done = last[0].carry
+            checkpoint.save({"frame": done.frame, "dream": done.dream, "generator": generator.get_state().numpy()})
             if progress is not None:
                 progress(index + 1, max(total, index + 1))
-        out = writer.close()
-    save_config_json(config, sidecar_path(out), extra={
-        "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
-        "duration": duration, "frames": writer.frames_written, "fps": str(info.fps), "device": str(engine.device),
-        "torch": torch.__version__,
-    })
-    if preview is not None:
-        from dreamvid.images import contact_sheet
+        out = checkpoint.finish()
+        save_config_json(config, sidecar_path(out), extra={
+            "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
+            "duration": duration, "frames": checkpoint.frames_done, "fps": str(info.fps), "device": str(engine.device),
+            "torch": torch.__version__,
+        })
+        if preview is not None:
+            from dreamvid.images import contact_sheet
 
-        labels = [f"frame {i}" for i, _ in sampled]
-        write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
+            sampled = checkpoint.kept("preview_")
+            labels = [f"frame {int(name.removeprefix('preview_'))}" for name, _ in sampled]
+            write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
+        checkpoint.remove()
     return out
+
+
+def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:
+    """The frame layout: ``[vr]``, with ``auto`` read from the input's spherical metadata."""
+    from dreamvid.panorama import check_layout_size, resolve_layout
+
+    metadata = None
+    if input is not None and "auto" in (config.vr.projection, config.vr.stereo):
+        from dreamvid.spherical import read_spherical
+
+        metadata = read_spherical(input)
+    layout = resolve_layout(config.vr, metadata, size, source=str(input) if input is not None else "the noise")
+    check_layout_size(layout, size)
+    if layout.equirect or layout.eyes > 1:
+        log.info("dreaming %s frames", layout.describe())
+    return layout
+
+
+def _spherical(config: Config, layout: Layout) -> tuple[str, str] | None:
+    """What the output's spherical metadata says (``VideoWriter(spherical=...)``), or ``None`` for flat frames."""
+    return (layout.projection, layout.stereo) if layout.equirect and config.vr.metadata else None
+
+
+def _identity(
+    config: Config,
+    command: str,
+    *,
+    inputs: Mapping[str, str | os.PathLike | None],
+    arguments: Mapping[str, object],
+) -> dict[str, object]:
+    """What makes two renders the same, for a checkpoint: versions, device, inputs, arguments, resolved config.
+
+    Inputs are named by path, size and modification time; arguments by their command-line flags; the
+    configuration key by key (``"dream.steps"``), so a refusal to resume can say exactly what differs.
+    """
+    from dreamvid.checkpoint import file_identity
+
+    identity: dict[str, object] = {"command": command, "dreamvid": dreamvid.__version__, "torch": torch.__version__,
+                                   "device": str(resolve_device(config.run.device))}
+    identity.update({name: file_identity(path) if path is not None else None for name, path in inputs.items()})
+    identity.update(arguments)
+    identity.update({f"{table}.{key}": value for table, values in config_to_dict(config).items()
+                     for key, value in values.items()})
+    return identity
 
 
 def _timeline(
@@ -393,6 +511,9 @@ def zoom_frames(
     fps: float,
     generator: torch.Generator,
     timeline: Timeline | None = None,
+    resume_at: int = 0,
+    first: np.ndarray | None = None,
+    layout: Layout | None = None,
 ) -> Iterator[np.ndarray]:
     """The endless-zoom feedback loop: frame k+1 = dream(T_k(frame k)).
 
@@ -402,46 +523,41 @@ def zoom_frames(
     configuration (and audio reaction, with ``timeline``) is evaluated at frame k.
 
     Args:
-        start: ``(H, W, 3)`` float32 RGB in [0, 1], the picture (or noise) to start from.
-        count: how many frames to yield.
+        start: ``(H, W, 3)`` float32 RGB in [0, 1], the picture (or noise) to start from; when resuming,
+            frame ``resume_at - 1`` as yielded before.
+        count: how many frames the loop has (frames ``resume_at`` to ``count - 1`` are yielded).
+        resume_at: continue an interrupted loop at this frame (``generator`` in the state it had then).
+        first: when resuming, frame 0 as yielded before (its colours are the reference).
+        layout: flat or equirect, mono or stereo (:class:`dreamvid.panorama.Layout`): equirect frames
+            move on the sphere (zoom toward the front, roll, yaw, pitch) and wrap at the seam.
 
     Yields:
         ``(H, W, 3)`` float32 frames in [0, 1].
     """
-    from dreamvid.feedback import feedback_matrix, lab_stats, match_colour, warp_affine
+    from dreamvid.feedback import lab_stats, match_colour
+    from dreamvid.panorama import Layout, dream_layout, mover
 
+    layout = layout if layout is not None else Layout()
+    if resume_at > 0 and first is None:
+        raise ValueError("resuming the zoom loop needs its first frame (first=...)")
     timeline = timeline if timeline is not None else Timeline(config)
     height, width = start.shape[:2]
-    current, reference = start, None
-    for k in range(count):
+    current, reference = start, (lab_stats(first) if resume_at > 0 else None)
+    for k in range(resume_at, count):
         at = timeline.at(k)
         settings = at.dream
         if k > 0:
-            matrix = feedback_matrix(at.zoom, (width, height), fps)
-            if matrix is not None:
-                current = np.clip(warp_affine(current, matrix, border=at.zoom.border, filter=at.zoom.filter), 0, 1)
+            transform = mover(at.zoom, layout, (width, height), fps)
+            if transform is not None:
+                current = np.clip(transform(current), 0, 1)
             current = match_colour(current, reference, strength=at.zoom.colour)
             settings = replace(settings, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
-        current = _dream_array(current, engine, settings, config, generator=generator)
+        touch_up = replace(at.dream, octaves=at.video.seeded_octaves, steps=at.video.seeded_steps)
+        current = dream_layout(current, current, engine, settings, config, layout=layout, generator=generator,
+                               touch_up=touch_up)
         if reference is None:
             reference = lab_stats(current)
         yield current
-
-
-def _dream_array(
-    image: np.ndarray,
-    engine: Engine,
-    settings: DreamConfig,
-    config: Config,
-    *,
-    generator: torch.Generator,
-    weight: torch.Tensor | None = None,
-) -> np.ndarray:
-    """Dream an ``(H, W, 3)`` float array in [0, 1] with ``settings``; returns a new float32 array."""
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(engine.device)
-    out = dream(x, engine.model, engine.objective(settings.objective), settings, generator=generator,
-                precision=config.run.precision, weight=weight)
-    return out[0].permute(1, 2, 0).float().cpu().numpy()
 
 
 def loop_crossfade(frames: Iterable[np.ndarray], *, count: int, overlap: int) -> Iterator[np.ndarray]:
@@ -457,13 +573,19 @@ def loop_crossfade(frames: Iterable[np.ndarray], *, count: int, overlap: int) ->
             head.append(frame)
             continue
         j = index - overlap
-        i = j - (count - overlap)
-        if i >= 0:
-            w = (i + 1) / overlap
-            frame = (1 - w) * frame + w * head[i]
-        yield frame
+        yield _fade_into_head(frame, j, head, count=count)
         if j + 1 == count:
             return
+
+
+def _fade_into_head(frame: np.ndarray, j: int, head: Sequence[np.ndarray], *, count: int) -> np.ndarray:
+    """Output frame ``j`` of :func:`loop_crossfade`: ``frame`` itself, or faded into ``head`` near the end."""
+    overlap = len(head)
+    i = j - (count - overlap)
+    if i < 0:
+        return frame
+    w = (i + 1) / overlap
+    return (1 - w) * frame + w * head[i]
 
 
 def dream_zoom(
@@ -479,11 +601,15 @@ def dream_zoom(
     audio_start: float = 0.0,
     duration: float | None = None,
     progress: Progress | None = None,
+    resume: bool = False,
+    restart: bool = False,
 ) -> Path:
     """Render an endless-zoom clip from a picture (or noise of ``size``) into ``output``.
 
     With ``audio`` it is a music visualizer: as long as the song (or ``duration``), the song in the
-    output, and ``audio.react`` driving the settings frame by frame.
+    output, and ``audio.react`` driving the settings frame by frame. Frames go through a
+    :class:`~dreamvid.checkpoint.Checkpoint` beside the output, as in :func:`dream_video`, so an
+    interrupted render continues with ``resume``.
 
     Args:
         fps: frame rate; motion rates are per second so the motion is the same at any fps.
@@ -493,12 +619,19 @@ def dream_zoom(
         loop: seconds of crossfade from the end into the start, so the clip loops without a jump.
         audio: a song (WAV, MP3, FLAC, M4A, or a video's soundtrack).
         audio_start, duration: the part of the song to use, in seconds.
+        resume: continue the checkpoint of an interrupted render of ``output`` (same settings and input).
+        restart: discard such a checkpoint and start over.
 
     Returns:
         The output path.
+
+    Raises:
+        CheckpointError: a checkpoint exists but neither ``resume`` nor ``restart`` is set, or it was made
+            with other settings (the message names them).
     """
+    from dreamvid.checkpoint import Checkpoint
     from dreamvid.errors import ConfigError
-    from dreamvid.video import VideoWriter, output_format, read_audio
+    from dreamvid.video import output_format, read_audio
 
     output_format(output)
     if audio is None and (audio_start or duration is not None):
@@ -522,35 +655,83 @@ def dream_zoom(
     order = [frames - overlap + i for i in range(overlap)] + list(range(frames))
     timeline = _timeline(config, fps=float(fps), frames=frames, audio=audio, start=audio_start,
                          duration=duration, order=order)
-    inputs = [input] if input is not None else []
+    start = _zoom_start(config, input, size)
+    height, width = start.shape[:2]
+    identity = _identity(config, "zoom", inputs={"input": input, "--audio": audio}, arguments={
+        "--size": [width, height], "--fps": str(fps), "--frames": frames, "--loop": loop, "--start": audio_start,
+        "--duration": duration})
+    layout = _layout(config, (width, height), input=input)
+    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
+        fps=fps, size=(width, height), crf=config.video.crf, inputs=[input] if input is not None else [],
+        audio_from=audio, audio_start=audio_start, audio_duration=duration, spherical=_spherical(config, layout)))
+    with checkpoint:
+        engine = build_engine(config)
+        generator = torch.Generator().manual_seed(config.run.seed)
+        _render_zoom(checkpoint, start, engine, config, fps=fps, count=frames, overlap=overlap, generator=generator,
+                     timeline=timeline, progress=progress, layout=layout)
+        out = checkpoint.finish()
+        save_config_json(config, sidecar_path(out), extra={
+            "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
+            "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
+            "audio": str(audio) if audio is not None else None, "audio_start": audio_start,
+        })
+        checkpoint.remove()
+    return out
+
+
+def _zoom_start(config: Config, input: str | os.PathLike | None, size: tuple[int, int] | None) -> np.ndarray:
+    """The zoom's start: the picture (resized to ``size``), or noise of ``size`` (512×512) from the seed."""
     if input is not None:
         picture = read_image(input)
         if size is not None:
             import cv2
 
             picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-        start = picture.astype(np.float32) / 255
-    else:
-        width, height = size or (512, 512)
-        start = noise_image(width, height, generator=torch.Generator().manual_seed(config.run.seed))[0].permute(1, 2, 0).numpy()
-    engine = build_engine(config)
-    generator = torch.Generator().manual_seed(config.run.seed)
-    raw = zoom_frames(start, engine, config, count=frames + overlap, fps=float(fps), generator=generator,
-                      timeline=timeline)
-    stream = loop_crossfade(raw, count=frames, overlap=overlap) if overlap else raw
-    height, width = start.shape[:2]
+        return picture.astype(np.float32) / 255
+    width, height = size or (512, 512)
+    return noise_image(width, height, generator=torch.Generator().manual_seed(config.run.seed))[0].permute(1, 2, 0).numpy()
+
+
+def _render_zoom(
+    checkpoint: Checkpoint,
+    start: np.ndarray,
+    engine: Engine,
+    config: Config,
+    *,
+    fps: Fraction,
+    count: int,
+    overlap: int,
+    generator: torch.Generator,
+    timeline: Timeline,
+    progress: Progress | None,
+    layout: Layout | None = None,
+) -> None:
+    """Render the zoom's ``overlap + count`` raw frames into ``checkpoint``, from where it stands.
+
+    Raw frame ``r`` is output frame ``r - overlap``; the first ``overlap`` are kept for the closing
+    crossfade (:func:`loop_crossfade`). After each raw frame the checkpoint records it (the next frame
+    starts from it) and the generator's state; raw frame 0 is kept too (the colour reference).
+    """
+    done = int(checkpoint.state.get("raw_done", 0))
+    first = None
+    if done:
+        start = checkpoint.state["current"]
+        generator.set_state(torch.from_numpy(checkpoint.state["generator"]))
+        first = checkpoint.kept("first")[0][1]
+    head = [frame for _, frame in checkpoint.kept("head_")[:min(done, overlap)]]
     if progress is not None:
-        progress(0, frames)
-    with VideoWriter(output, fps=fps, size=(width, height), crf=config.video.crf, inputs=inputs,
-                     audio_from=audio, audio_start=audio_start, audio_duration=duration) as writer:
-        for index, frame in enumerate(stream):
-            writer.write(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
-            if progress is not None:
-                progress(index + 1, frames)
-        out = writer.close()
-    save_config_json(config, sidecar_path(out), extra={
-        "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
-        "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
-        "audio": str(audio) if audio is not None else None, "audio_start": audio_start,
-    })
-    return out
+        progress(checkpoint.frames_done, count)
+    raw = zoom_frames(start, engine, config, count=count + overlap, fps=float(fps), generator=generator,
+                      timeline=timeline, resume_at=done, first=first, layout=layout)
+    for r, current in enumerate(raw, start=done):
+        if r == 0:
+            checkpoint.keep("first", current)
+        if r < overlap:
+            head.append(current)
+            checkpoint.keep(f"head_{r:06d}", current)
+        else:
+            frame = _fade_into_head(current, r - overlap, head, count=count)
+            checkpoint.write(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8))
+        checkpoint.save({"raw_done": np.int64(r + 1), "current": current, "generator": generator.get_state().numpy()})
+        if progress is not None and r >= overlap:
+            progress(r - overlap + 1, count)

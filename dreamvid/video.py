@@ -54,6 +54,7 @@ from dreamvid.images import MAX_SIZE, check_output_path, declared_size, fsync_pa
 
 __all__ = [
     "OUTPUT_FORMATS",
+    "SegmentJoiner",
     "VideoInfo",
     "VideoWriter",
     "output_format",
@@ -815,6 +816,8 @@ class VideoWriter:
         crf: Quality, lower is better: libx264's CRF for MP4 (0-51, 18 looks lossless), libvpx's for WebM
             (0-63). Ignored for GIF and PNG frames.
         inputs: Input files the output must not overwrite (``audio_from`` is always included).
+        spherical: ``(projection, stereo)``, e.g. ``("equirect", "top-bottom")``: mark MP4 output as a 360°
+            video (V1 and V2 spherical metadata, see :mod:`dreamvid.spherical`); other formats have none.
 
     Raises:
         OutputError: Unknown format, unwritable or missing directory, output is an input, a non-empty
@@ -842,8 +845,10 @@ class VideoWriter:
         audio_duration: float | None = None,
         crf: int = 18,
         inputs: Sequence[str | os.PathLike[str]] = (),
+        spherical: tuple[str, str] | None = None,
     ) -> None:
         self.format = output_format(path)
+        self._spherical = spherical if self.format == "mp4" else None
         self.fps = _check_fps(fps)
         self.size = _check_size(size)
         self._crf = _check_crf(crf, self.format)
@@ -900,6 +905,11 @@ class VideoWriter:
             self._finish_encoder()
             if self._audio is not None:
                 self._mux_audio()
+            if self._spherical is not None:
+                from dreamvid.spherical import write_spherical
+
+                projection, stereo = self._spherical
+                write_spherical(self._part, projection=projection, stereo=stereo)
             self._publish()
         except BaseException:
             self.abort()
@@ -1024,6 +1034,73 @@ class VideoWriter:
         detail = self._stderr.last()
         self.abort()
         raise OutputError(f"{what} {self.path}: {detail}")
+
+
+class SegmentJoiner(VideoWriter):
+    """A :class:`VideoWriter` for MP4/WebM whose video is joined from encoded segments instead of frames.
+
+    Each segment is a complete file written by a :class:`VideoWriter` with the same format, frame rate,
+    size and ``crf`` (so the streams have the same parameters). :meth:`join` copies their streams one
+    after the other with ffmpeg's concat demuxer -- no re-encoding, so the output decodes to exactly the
+    segments' frames -- then adds the audio and moves the output into place as :meth:`VideoWriter.close`
+    does. Constructing one checks the target and the audio up front without starting anything;
+    :meth:`abort` leaves nothing behind, so ``SegmentJoiner(path, ...).abort()`` is a cheap check that
+    an output could be written.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("a.mp4", "b.mp4"):
+        ...     with VideoWriter(folder / name, fps=Fraction(25), size=(64, 48)) as writer:
+        ...         for _ in range(3):
+        ...             writer.write(np.zeros((48, 64, 3), np.uint8))
+        >>> joiner = SegmentJoiner(folder / "ab.mp4", fps=Fraction(25), size=(64, 48))
+        >>> joiner.join([folder / "a.mp4", folder / "b.mp4"], frames=6).name, probe(folder / "ab.mp4").frames
+        ('ab.mp4', 6)
+    """
+
+    def join(self, segments: Sequence[str | os.PathLike[str]], *, frames: int) -> Path:
+        """Join ``segments`` (in order; ``frames`` frames in all) into the output, add the audio, publish.
+
+        Returns:
+            The output path.
+
+        Raises:
+            OutputError: No segment, or ffmpeg or the final rename failed (nothing is left behind).
+            ValueError: The format is GIF or PNG frames (those cannot be joined without re-encoding).
+        """
+        if self.format not in _AUDIO_CODECS:
+            self.abort()
+            raise ValueError(f"only MP4 and WebM segments can be joined, not {self.format}")
+        self._segments = [Path(segment) for segment in segments]
+        self._frames = frames
+        return self.close()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Refused: a joiner takes whole segments (:meth:`join`), not frames."""
+        raise ValueError(f"the joiner for {self.path} takes segments (join), not frames")
+
+    def _start_encoder(self) -> None:
+        """Nothing runs until :meth:`join` brings the segments."""
+        self._segments: list[Path] = []
+
+    def _finish_encoder(self) -> None:
+        if not self._segments or self._frames == 0:
+            raise OutputError(f"no frames were written to {self.path}; nothing to save")
+        target = self._video_part if self._video_part is not None else self._part
+        listing = "ffconcat version 1.0\n" + "".join(
+            "file '" + _url(segment).replace("'", "'\\''") + "'\n" for segment in self._segments)
+        command = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0",
+                   "-protocol_whitelist", "file,pipe", "-i", "pipe:0", "-map", "0:v:0", "-c", "copy"]
+        if self.format == "mp4" and self._audio is None:
+            command += ["-movflags", "+faststart"]
+        command += ["-f", self.format, _url(target)]
+        logger.debug("joining %d segments into %s: %s", len(self._segments), self.path, command)
+        result = subprocess.run(command, input=listing.encode("utf-8"), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, check=False)
+        if result.returncode != 0:
+            detail = _last_line(result.stderr.decode("utf-8", "replace"))
+            raise OutputError(f"ffmpeg failed while joining the segments of {self.path}: {detail}")
 
 
 def _video_options(format_name: str, size: tuple[int, int], crf: int, *, faststart: bool) -> list[str]:

@@ -1,0 +1,434 @@
+"""Checkpoints: a render keeps its work beside its output, so an interrupted render continues exactly.
+
+``Checkpoint(output, identity=..., writer=...)`` → per frame ``write(frame)`` then ``save(state)`` →
+``finish()`` → the output; :meth:`Checkpoint.remove` then deletes the folder. The folder is
+``.OUTPUT.dreamvid-resume/`` beside the output (:func:`checkpoint_dir`)::
+
+    render.json   what is rendered (the identity: resolved config, inputs with size and modification
+                  time, render arguments, versions); written once
+    state.npz     frames done and what the next frame needs (previous frames, random state), replaced
+                  atomically after every frame
+    frames/       lossless PNG frames frame_000000.png, ...: those not yet in a segment (MP4/WebM), or
+                  every frame (GIF and PNG-frames outputs, encoded at the end)
+    segments/     MP4/WebM: finished segments seg_000000.mp4, ... of SEGMENT_FRAMES frames each
+    kept/         arrays written once, by name (a loop's first frames, preview samples)
+
+Convention:
+    - Frame ``k`` (from 0) belongs to segment ``k // SEGMENT_FRAMES`` whatever the interruptions, so a
+      resumed and an uninterrupted render encode the same frames into the same segments, and the joined
+      videos decode to the same frames.
+    - Order of writes: the frame, then (when it completes a segment) the segment, then the state that
+      counts it. Each file is written under a temporary name, fsynced and renamed, so after Ctrl-C,
+      ``kill -9`` or a power cut the state never counts a frame that is not on disk. Whatever lies beyond
+      the state (a frame or segment written just before the crash) is dropped on resume and made again.
+    - ``identity`` is a flat mapping of JSON values (``"dream.steps"``, ``"--frames"``, ``"input"``, ...);
+      a checkpoint resumes only a render with an equal identity, and otherwise says which keys differ.
+
+The joined output gets its audio and is renamed into place by :mod:`dreamvid.video`'s writers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from dreamvid.errors import CheckpointError, OutputError
+from dreamvid.images import fsync_path, read_image, write_image
+
+__all__ = ["SEGMENT_FRAMES", "Checkpoint", "CheckpointFound", "checkpoint_dir", "file_identity", "frames_kept"]
+
+log = logging.getLogger(__name__)
+
+SEGMENT_FRAMES = 60
+"""Frames per encoded segment of an MP4/WebM output: a keyframe every 60 frames, at most 59 PNGs pending."""
+
+LAYOUT = 1
+"""Version of the folder layout; part of every identity, so a checkpoint of another layout is refused."""
+
+_RENDER = "render.json"
+_STATE = "state.npz"
+_FRAME_RE = re.compile(r"frame_(\d{6})\.png")
+_SEGMENT_RE = re.compile(r"seg_(\d{6})\.(mp4|webm)")
+_KEPT_RE = re.compile(r"(\w+)\.npy")
+_ENTRIES_RE = re.compile(r"render\.json|state\.npz|frames|segments|kept")
+
+
+class CheckpointFound(CheckpointError):
+    """A checkpoint of an earlier render of the output exists, and neither resume nor restart was asked for.
+
+    Attributes:
+        frames_done: frames the earlier render finished.
+        matches: whether it was made with the same settings (so that it can be resumed).
+    """
+
+    def __init__(self, message: str, *, frames_done: int, matches: bool) -> None:
+        super().__init__(message)
+        self.frames_done = frames_done
+        self.matches = matches
+
+
+def checkpoint_dir(output: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder of a render of ``output``: ``.NAME.dreamvid-resume`` beside it.
+
+    Example:
+        >>> checkpoint_dir("renders/dream.mp4").name
+        '.dream.mp4.dreamvid-resume'
+    """
+    path = Path(output)
+    return path.absolute().parent / f".{path.name}.dreamvid-resume"
+
+
+def file_identity(path: str | os.PathLike[str]) -> dict[str, object]:
+    """``{"path", "size", "mtime_ns"}`` of an input, to tell whether it changed since a checkpoint was made.
+
+    Example:
+        >>> sorted(file_identity(__file__))
+        ['mtime_ns', 'path', 'size']
+    """
+    source = Path(path)
+    try:
+        stat = source.stat()
+    except OSError:
+        return {"path": str(source.absolute())}
+    return {"path": str(source.absolute()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def frames_kept(output: str | os.PathLike[str]) -> int | None:
+    """Frames done in the checkpoint of a render of ``output``, or None when it has none (or nothing in it)."""
+    folder = checkpoint_dir(output)
+    return _read_frames_done(folder) if (folder / _RENDER).is_file() and (folder / _STATE).is_file() else None
+
+
+class Checkpoint:
+    """The checkpoint of one render of ``output``: its frames so far, the state after the last, the final join.
+
+    A context manager: while it is open it holds a lock (``.NAME.dreamvid-resume.lock`` beside the output,
+    released by :meth:`close`, or by the system when the process dies), so two renders never write the same
+    checkpoint. Nothing else is written until the first :meth:`write`, :meth:`save` or :meth:`keep`, so a
+    render that fails before its first frame leaves nothing behind; after :meth:`finish` and :meth:`remove`
+    nothing is left either.
+
+    Args:
+        output: the render's output path (MP4, WebM, GIF or a PNG-frames folder).
+        identity: what makes two renders the same (see the module docstring); JSON values.
+        writer: keyword arguments of :class:`~dreamvid.video.VideoWriter` for the output: ``fps``, ``size``
+            and ``crf`` (used for the segments too), ``audio_from``, ``audio_start``, ``inputs``, ...
+        resume: continue the checkpoint of an earlier render (start from the first frame if there is none).
+        restart: delete the checkpoint of an earlier render and start over.
+
+    Attributes:
+        frames_done: frames recorded by the last :meth:`save` (restored when resuming).
+        state: the arrays of the last :meth:`save` (restored when resuming; empty when starting).
+
+    Raises:
+        CheckpointFound: a checkpoint exists and neither ``resume`` nor ``restart`` is set.
+        CheckpointError: ``resume`` but the checkpoint belongs to a render with other settings (the message
+            names the keys that differ) or is damaged; another render of ``output`` is running; or ``resume``
+            and ``restart`` together.
+        OutputError, InputError, ConfigError: the output or its audio cannot be written or read (checked up
+            front, by constructing the final writer).
+
+    Example:
+        >>> import tempfile
+        >>> from fractions import Fraction
+        >>> out = Path(tempfile.mkdtemp()) / "grey.mp4"
+        >>> with Checkpoint(out, identity={"level": 128}, writer={"fps": Fraction(25), "size": (64, 48)}) as checkpoint:
+        ...     for k in range(3):
+        ...         checkpoint.write(np.full((48, 64, 3), 128, np.uint8))
+        ...         checkpoint.save({"last": np.array(k)})
+        ...     print(checkpoint.finish().name, checkpoint_dir(out).is_dir())
+        ...     checkpoint.remove()
+        grey.mp4 True
+        >>> checkpoint_dir(out).exists()
+        False
+    """
+
+    def __init__(
+        self,
+        output: str | os.PathLike[str],
+        *,
+        identity: Mapping[str, object],
+        writer: Mapping[str, Any],
+        resume: bool = False,
+        restart: bool = False,
+    ) -> None:
+        from dreamvid.video import SegmentJoiner, output_format
+
+        if resume and restart:
+            raise CheckpointError("--resume and --restart exclude each other; give one of them")
+        self.output = Path(output)
+        self.format = output_format(output)
+        self.folder = checkpoint_dir(output)
+        self.identity: dict[str, object] = json.loads(json.dumps(
+            {"checkpoint": LAYOUT, "format": self.format, **identity}, default=str))
+        self.frames_done = 0
+        self.state: dict[str, np.ndarray] = {}
+        self._writer = dict(writer)
+        self._segmented = self.format in ("mp4", "webm")
+        self._written = 0  # frames written, counted by the next save()
+        self._encoded: list[Path] = []  # frames now in a segment, deleted after the next save()
+        self._created = False
+        SegmentJoiner(self.output, **self._writer).abort()  # can the output and its audio be written and read?
+        self._lock = _lock(self.folder.with_name(self.folder.name + ".lock"), self.output)
+        try:
+            if frames_kept(output) is not None and not restart:
+                self._open(resume=resume)
+            elif self.folder.exists():  # restart, or a render stopped before it saved anything: nothing to lose
+                self.remove()
+            elif resume:
+                log.warning("no checkpoint of an earlier render of %s was found; starting from the first frame",
+                            output)
+        except BaseException:
+            self.close()
+            raise
+        self._written = self.frames_done
+
+    # -- public API
+
+    def write(self, frame: np.ndarray) -> None:
+        """Keep the next frame, ``(H, W, 3)`` uint8 RGB, losslessly; it counts once :meth:`save` records it."""
+        self._create()
+        index = self._written
+        write_image(self._frame_path(index), frame)
+        self._written += 1
+        if self._segmented and self._written % SEGMENT_FRAMES == 0:
+            self._encode_segment(index // SEGMENT_FRAMES)
+
+    def save(self, state: Mapping[str, np.ndarray]) -> None:
+        """Record (atomically) that the frames written so far are done, and ``state``: what the next one needs."""
+        self._create()
+        arrays = {name: np.asarray(value) for name, value in state.items()}
+        self._atomic(self.folder / _STATE, lambda stream: np.savez(
+            stream, frames_done=np.asarray(self._written, np.int64), **arrays))
+        self.frames_done, self.state = self._written, arrays
+        for path in self._encoded:
+            path.unlink(missing_ok=True)
+        self._encoded.clear()
+
+    def keep(self, name: str, array: np.ndarray) -> None:
+        """Keep an array under ``name`` (letters, digits, ``_``), written once: a loop's first frame, a sample."""
+        if _KEPT_RE.fullmatch(f"{name}.npy") is None:
+            raise ValueError(f"expected a name of letters, digits and '_', got {name!r}")
+        self._create()
+        self._atomic(self.folder / "kept" / f"{name}.npy", lambda stream: np.save(stream, np.asarray(array)))
+
+    def kept(self, prefix: str) -> list[tuple[str, np.ndarray]]:
+        """The kept arrays whose names start with ``prefix``, as ``(name, array)`` in name order."""
+        folder = self.folder / "kept"
+        if not folder.is_dir():
+            return []
+        names = sorted(found.group(1) for entry in os.scandir(folder)
+                       if (found := _KEPT_RE.fullmatch(entry.name)) and found.group(1).startswith(prefix))
+        return [(name, np.load(folder / f"{name}.npy", allow_pickle=False)) for name in names]
+
+    def finish(self) -> Path:
+        """Encode what is left, join it into the output with its audio and move it into place.
+
+        The checkpoint stays until :meth:`remove`, so a failure here (a full disk) can be resumed.
+
+        Returns:
+            The output path.
+
+        Raises:
+            OutputError: no frame was written, or encoding or writing the output failed.
+        """
+        from dreamvid.video import SegmentJoiner, VideoWriter
+
+        if self._written != self.frames_done:
+            raise ValueError("save() the state after the last write() before finish()")
+        if self._segmented:
+            count = -(-self._written // SEGMENT_FRAMES)
+            if self._written % SEGMENT_FRAMES:
+                self._encode_segment(count - 1)
+            segments = [self._segment_path(s) for s in range(count)]
+            return SegmentJoiner(self.output, **self._writer).join(segments, frames=self._written)
+        with VideoWriter(self.output, **self._writer) as writer:
+            for index in range(self._written):
+                writer.write(read_image(self._frame_path(index)))
+        return writer.path
+
+    def remove(self) -> None:
+        """Delete the checkpoint folder (after the output is in place, or to start over)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._created = False
+
+    def close(self) -> None:
+        """Release the lock; the folder stays for a later resume. Safe to call twice."""
+        if self._lock is not None:
+            Path(self._lock.name).unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- steps
+
+    def _open(self, *, resume: bool) -> None:
+        """Check an existing checkpoint against this render; restore it when resuming."""
+        try:
+            recorded = json.loads((self.folder / _RENDER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise CheckpointError(f"the checkpoint {self.folder} is damaged ({_RENDER} is unreadable); add "
+                                  "--restart to start over") from None
+        done = _read_frames_done(self.folder)
+        differ = _differences(recorded, self.identity)
+        if not resume and differ:
+            raise CheckpointFound(f"a checkpoint of an earlier render of {self.output} with other settings exists "
+                                  f"({differ}): add --restart to discard it and start over, or write to another "
+                                  "output", frames_done=done, matches=False)
+        if not resume:
+            raise CheckpointFound(f"a checkpoint of an earlier render exists ({done} frames done, in {self.folder}): "
+                                  "add --resume to continue it, or --restart to start over", frames_done=done,
+                                  matches=True)
+        if differ:
+            raise CheckpointError(f"cannot resume {self.output}: its checkpoint was made with other settings: "
+                                  f"{differ}; render with the same settings, or add --restart to start over")
+        self._created = True
+        self._restore()
+
+    def _restore(self) -> None:
+        """Load the state, drop what lies beyond it, and check that every frame it counts is on disk."""
+        path = self.folder / _STATE
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    self.state = {name: data[name] for name in data.files if name != "frames_done"}
+                    self.frames_done = int(data["frames_done"])
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                raise CheckpointError(f"the checkpoint {self.folder} is damaged ({_STATE} is unreadable); add "
+                                      "--restart to start over") from None
+        done = self.frames_done
+        pending = done // SEGMENT_FRAMES * SEGMENT_FRAMES if self._segmented else 0  # first frame not in a segment
+        _prune(self.folder / "frames", _FRAME_RE, lambda k: pending <= k < done)
+        _prune(self.folder / "segments", _SEGMENT_RE, lambda s: s < done // SEGMENT_FRAMES and self._segmented)
+        _prune(self.folder / "kept", _KEPT_RE, None)
+        _prune(self.folder, _ENTRIES_RE, None)
+        missing = [self._frame_path(k) for k in range(pending, done) if not self._frame_path(k).is_file()]
+        if self._segmented:
+            missing += [self._segment_path(s) for s in range(done // SEGMENT_FRAMES)
+                        if not self._segment_path(s).is_file()]
+        if missing:
+            raise CheckpointError(f"the checkpoint {self.folder} is damaged ({missing[0].name} is missing); add "
+                                  "--restart to start over")
+        log.info("resuming %s after %d frames", self.output, done)
+
+    def _create(self) -> None:
+        """Make the folder and write the identity, once, before the first file."""
+        if self._created:
+            return
+        try:
+            for sub in ("frames", "segments", "kept"):
+                (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the checkpoint {self.folder}: {exc.strerror or exc}") from None
+        text = json.dumps(self.identity, indent=2) + "\n"
+        self._atomic(self.folder / _RENDER, lambda stream: stream.write(text.encode("utf-8")))
+        fsync_path(self.folder.parent)
+        self._created = True
+
+    def _encode_segment(self, segment: int) -> None:
+        """Encode the kept frames of ``segment`` into its file (atomically), to delete them after the next save."""
+        from dreamvid.video import VideoWriter
+
+        first, end = segment * SEGMENT_FRAMES, min((segment + 1) * SEGMENT_FRAMES, self._written)
+        options = {key: self._writer[key] for key in ("fps", "size", "crf") if key in self._writer}
+        with VideoWriter(self._segment_path(segment), **options) as writer:
+            for index in range(first, end):
+                writer.write(read_image(self._frame_path(index)))
+        self._encoded += [self._frame_path(index) for index in range(first, end)]
+
+    def _frame_path(self, index: int) -> Path:
+        return self.folder / "frames" / f"frame_{index:06d}.png"
+
+    def _segment_path(self, segment: int) -> Path:
+        return self.folder / "segments" / f"seg_{segment:06d}.{self.format}"
+
+    def _atomic(self, path: Path, write: Callable[[IO[bytes]], object]) -> None:
+        """Write ``path`` through a temporary file: fsync, rename, fsync the folder."""
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            with open(temporary, "wb") as stream:
+                write(stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise OutputError(f"cannot write the checkpoint {path}: {exc.strerror or exc}; make room, then "
+                              "continue with --resume") from None
+        fsync_path(path.parent)
+
+
+def _lock(path: Path, output: Path) -> IO[bytes] | None:
+    """Open and lock ``path`` (without waiting), or raise if another render holds it; None without ``fcntl``."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return None
+    try:
+        stream = open(path, "ab")
+    except OSError as exc:
+        raise OutputError(f"cannot write to {path.parent}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        stream.close()
+        raise CheckpointError(f"another dreamvid render of {output} is running (it holds {path}); wait for it "
+                              "to finish or stop it first") from None
+    return stream
+
+
+def _read_frames_done(folder: Path) -> int:
+    """Frames done according to ``folder``'s state file; 0 when it has none (or it cannot be read)."""
+    try:
+        with np.load(folder / _STATE, allow_pickle=False) as data:
+            return int(data["frames_done"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return 0
+
+
+def _prune(folder: Path, pattern: re.Pattern[str], keep: Callable[[int], bool] | None) -> None:
+    """Delete entries of ``folder`` that are not ``pattern`` (temporary and part files) or whose number is not kept."""
+    if not folder.is_dir():
+        return
+    for entry in os.scandir(folder):
+        found = pattern.fullmatch(entry.name)
+        if found is None or (keep is not None and not keep(int(found.group(1)))):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def _differences(recorded: Mapping[str, object], current: Mapping[str, object]) -> str:
+    """``"dream.steps (was 2, now 3), input (the file changed)"``: the keys whose values differ."""
+    parts = []
+    for key in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(key), current.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and old.get("path") == new.get("path"):
+            parts.append(f"{key} (the file {new.get('path')} changed since)")
+        else:
+            parts.append(f"{key} (was {_show(old)}, now {_show(new)})")
+    return ", ".join(parts)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict) and "path" in value:
+        value = value["path"]
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
