@@ -399,6 +399,22 @@ class TestGigantic:
         out = tmp_path / "out.png"
         assert_fails_cleanly(run("image", big, "-o", out), "is 16385x2 pixels, more than the 16384", out)
 
+    def test_within_the_limit_but_over_the_budget_is_dreamed_in_tiles(self, tmp_path, monkeypatch):
+        """run.max_memory (default 2 GB) bounds one gradient step; a bigger step is computed in tiles.
+        Here a 440x300 step at b4 needs about 59 MB untiled (bf16; twice that in fp32), over 0.05 GB."""
+        from dreamvid import dream
+
+        tiled = []
+        real = dream._tiled_gradient
+        monkeypatch.setattr(dream, "_tiled_gradient", lambda x, *a, **kw: tiled.append(x.shape) or real(x, *a, **kw))
+        path = tmp_path / "wide.png"
+        images.write_image(path, photo(440, 300))
+        out = tmp_path / "out.png"
+        result = run("image", path, "-o", out, *FAST, "--set", "run.max_memory=0.05", "--set", "dream.objective='b4'")
+        assert result.exit_code == 0, result.output
+        assert read_image(out).shape == (300, 440, 3)
+        assert tiled == [(1, 3, 300, 440)]
+
     def test_video_frames_over_the_limit_suggest_a_width(self, clip):
         info = replace(probe(clip), width=40000, height=20000)
         with pytest.raises(InputError, match=r"40000x20000 frames, more than the 16384 .* \(--width 3840\)"):
