@@ -369,26 +369,8 @@ def dream_video(
         audio_duration=sound_duration, crf=config.video.crf, inputs=[input], spherical=_spherical(config, layout)))
     with checkpoint:
         engine = build_engine(config)
-        generator = torch.Generator().manual_seed(config.run.seed)
-        carry = None
-        if checkpoint.frames_done:
-            carry = Carry(checkpoint.frames_done, checkpoint.state["frame"], checkpoint.state["dream"])
-            generator.set_state(torch.from_numpy(checkpoint.state["generator"]))
-        every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
-        if progress is not None:
-            progress(checkpoint.frames_done, max(total, checkpoint.frames_done))
-        last: deque[FrameReport] = deque(maxlen=1)
-        stream = dream_frames(islice(_chain(first, frames_in), checkpoint.frames_done, None), engine, config,
-                              generator=generator, fps=float(info.fps), timeline=timeline, report=last.append, carry=carry,
-                              layout=layout)
-        for index, frame in enumerate(stream, start=checkpoint.frames_done):
-            checkpoint.write(frame)
-            if index % every == 0 and index // every < PREVIEW_FRAMES:
-                checkpoint.keep(f"preview_{index:06d}", frame)
-            done = last[0].carry
-            checkpoint.save({"frame": done.frame, "dream": done.dream, "generator": generator.get_state().numpy()})
-            if progress is not None:
-                progress(index + 1, max(total, index + 1))
+        _render_video(checkpoint, _chain(first, frames_in), engine, config, fps=float(info.fps), total=total,
+                      timeline=timeline, layout=layout, progress=progress)
         out = checkpoint.finish()
         save_config_json(config, sidecar_path(out), extra={
             "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
@@ -403,6 +385,46 @@ def dream_video(
             write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
         checkpoint.remove()
     return out
+
+
+def _render_video(
+    checkpoint: Checkpoint,
+    frames: Iterator[np.ndarray],
+    engine: Engine,
+    config: Config,
+    *,
+    fps: float,
+    total: int,
+    timeline: Timeline,
+    layout: Layout,
+    progress: Progress | None,
+) -> None:
+    """Dream the clip's ``frames`` into ``checkpoint``, from the frame where it stands.
+
+    The frames already done are decoded and skipped; the first new frame continues from the checkpoint's
+    :class:`Carry` and generator state. After each frame the checkpoint records it, what the next frame
+    needs and the generator's state; every ``total / PREVIEW_FRAMES``-th frame is kept for the preview.
+    """
+    generator = torch.Generator().manual_seed(config.run.seed)
+    done = checkpoint.frames_done
+    carry = None
+    if done:
+        carry = Carry(done, checkpoint.state["frame"], checkpoint.state["dream"])
+        generator.set_state(torch.from_numpy(checkpoint.state["generator"]))
+    every = max(1, -(-total // PREVIEW_FRAMES))  # ceil: spread the samples over the clip
+    if progress is not None:
+        progress(done, max(total, done))
+    last: deque[FrameReport] = deque(maxlen=1)
+    stream = dream_frames(islice(frames, done, None), engine, config, generator=generator, fps=fps,
+                          timeline=timeline, report=last.append, carry=carry, layout=layout)
+    for index, frame in enumerate(stream, start=done):
+        checkpoint.write(frame)
+        if index % every == 0 and index // every < PREVIEW_FRAMES:
+            checkpoint.keep(f"preview_{index:06d}", frame)
+        after = last[0].carry
+        checkpoint.save({"frame": after.frame, "dream": after.dream, "generator": generator.get_state().numpy()})
+        if progress is not None:
+            progress(index + 1, max(total, index + 1))
 
 
 def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:
