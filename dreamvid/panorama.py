@@ -126,7 +126,7 @@ def latitude_weight(height: int, poles: str) -> np.ndarray | None:
     for ``"faces"`` (1 up to 50°, cosine fade to 0 at 65°), ``None`` for ``"none"``.
 
     Example:
-        >>> latitude_weight(6, "weight").round(3).tolist()
+        >>> [round(float(w), 3) for w in latitude_weight(6, "weight")]
         [0.259, 0.707, 0.966, 0.966, 0.707, 0.259]
     """
     if poles == "none":
