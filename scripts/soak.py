@@ -8,10 +8,10 @@ Runs ``dreamvid zoom`` from noise (the endless-zoom preset, light settings) for 
 separate process of the real command line, with its checkpoint, segments and final join, and samples the
 process's resident memory (VmRSS from /proc) every 0.2 s next to the frames its checkpoint counts, plus
 the size of the checkpoint folder. Printed: a sample every tenth of the render, the frame rate (median
-seconds per 100 frames) and the largest checkpoint. Last line:
+seconds per 100 frames), the memory at start-up and at exit, and the largest checkpoint. Last line:
     rss_growth_mb=X
-the RSS at the end of the render (the last sample, every frame done) less the first sample after
-``--warmup`` frames, in MB (10^6 bytes). Goal: at most 50.
+the RSS at the end of the render (the last sample in which the checkpoint counts every frame) less the
+first sample after ``--warmup`` frames, in MB (10^6 bytes). Goal: at most 50.
 """
 
 from __future__ import annotations
@@ -73,11 +73,11 @@ def main() -> None:
     began = time.perf_counter()
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
-    samples: list[tuple[float, int, int]] = []  # (seconds, frames done, rss bytes)
+    samples: list[tuple[float, int | None, int]] = []  # (seconds, frames done or None, rss bytes)
     largest_checkpoint = 0
     while process.poll() is None:
         rss = rss_bytes(process.pid)
-        done = frames_kept(output) or 0
+        done = frames_kept(output)  # None before the first frame is saved and after the output is written
         if rss:  # None once it has gone, 0 before Python has started
             samples.append((time.perf_counter() - began, done, rss))
         if len(samples) % 25 == 0:
@@ -87,22 +87,27 @@ def main() -> None:
     if process.returncode != 0:
         sys.exit(f"error: the render failed: {stderr.strip()}")
 
-    baseline = next(s for s in samples if s[1] >= args.warmup)
-    end = samples[-1]  # the process's last moments: every frame done, the segments being joined
+    rendering = [(t, done, rss) for t, done, rss in samples if done is not None]
+    baseline = next(s for s in rendering if s[1] >= args.warmup)
+    end = rendering[-1]  # the last sample with the checkpoint in place: every frame done
+    before = [s for s in samples if s[0] < rendering[0][0]]
+    after = [s for s in samples if s[0] > end[0]]
     shown = -1
-    for seconds, done, rss in samples:
+    for seconds, done, rss in rendering:
         if done * 10 // args.frames > shown:
             shown = done * 10 // args.frames
             print(f"  {seconds:6.1f} s  frame {done:5d}  RSS {rss / 1e6:7.1f} MB", flush=True)
-    hundreds = {}
-    for seconds, done, _ in samples:
+    hundreds: dict[int, float] = {}
+    for seconds, done, _ in rendering:
         hundreds.setdefault(done // 100, seconds)
     laps = [b - a for a, b in zip(list(hundreds.values()), list(hundreds.values())[1:])]
-    peak = max(samples, key=lambda s: s[2])
+    peak = max(rendering, key=lambda s: s[2])
     print(f"baseline after {baseline[1]} frames: {baseline[2] / 1e6:.1f} MB; end ({end[1]} frames): "
-          f"{end[2] / 1e6:.1f} MB; peak {peak[2] / 1e6:.1f} MB at frame {peak[1]}")
+          f"{end[2] / 1e6:.1f} MB; peak while rendering {peak[2] / 1e6:.1f} MB at frame {peak[1]}")
     if laps:
         print(f"median {statistics.median(laps):.1f} s per 100 frames; whole run {time.perf_counter() - began:.1f} s")
+    print(f"start-up (before frame 1): up to {max((s[2] for s in before), default=0) / 1e6:.1f} MB; after the output "
+          f"was written, to exit: up to {max((s[2] for s in after), default=0) / 1e6:.1f} MB")
     print(f"largest checkpoint folder seen: {largest_checkpoint / 1e6:.2f} MB; output {output.stat().st_size / 1e6:.2f} MB")
     print(f"rss_growth_mb={(end[2] - baseline[2]) / 1e6:.1f}")
 
