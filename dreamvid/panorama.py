@@ -219,8 +219,12 @@ def _dream_eye(
         face_weight = None if weight is None else np.maximum(to_face(weight, pole, fov_deg=POLE_FOV, filter="linear"), 0)
         dreamed = dream_array(np.clip(face, 0, 1), engine, settings, config, generator=generator, weight=face_weight)
         detail, inside = from_face(dreamed - face, pole, width, height, fov_deg=POLE_FOV)
-        out = out + (fade * inside)[..., None] * detail
-    return np.clip(out, 0, 1).astype(np.float32)
+        del dreamed, face
+        inside *= fade
+        detail *= inside[..., None]
+        out += detail
+        del detail, inside
+    return np.clip(out, 0, 1, out=out)
 
 
 def dream_array(

@@ -134,12 +134,16 @@ def dream_image(
         result = dream(start, engine.model, engine.objective(settings.dream.objective), settings.dream,
                        generator=generator, precision=config.run.precision, progress=progress,
                        max_memory=config.run.max_memory_bytes)
-    else:
-        picture = start[0].permute(1, 2, 0).float().cpu().numpy()
+    else:  # numpy from here on, one full-size float frame at a time (8K panoramas: 354 MB each)
+        picture = np.ascontiguousarray(start[0].permute(1, 2, 0).float().cpu().numpy())
+        del start, image
         touch_up = replace(settings.dream, octaves=settings.video.seeded_octaves, steps=settings.video.seeded_steps)
-        result = to_tensor(np.clip(dream_layout(picture, picture, engine, settings.dream, config, layout=layout,
-                                                generator=generator, touch_up=touch_up) * 255 + 0.5, 0, 255)
-                           .astype(np.uint8), device=engine.device)
+        result = dream_layout(picture, picture, engine, settings.dream, config, layout=layout, generator=generator,
+                              touch_up=touch_up)
+        del picture
+        result *= 255
+        result += 0.5
+        result = np.clip(result, 0, 255, out=result).astype(np.uint8)
     info = {
         "dreamvid": dreamvid.__version__,
         "input": str(input) if input is not None else f"noise {noise_size[0]}x{noise_size[1]}",  # type: ignore[index]
@@ -150,7 +154,7 @@ def dream_image(
     }
     save_config_json(config, sidecar_path(out), extra=info)
     try:
-        write_image(out, to_image(result))
+        write_image(out, to_image(result) if isinstance(result, torch.Tensor) else result)
     except BaseException:
         sidecar_path(out).unlink(missing_ok=True)
         raise
@@ -432,10 +436,10 @@ def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike |
     from dreamvid.panorama import check_layout_size, resolve_layout
 
     metadata = None
-    if input is not None and "auto" in (config.vr.projection, config.vr.stereo):
+    if input is not None and "auto" in (config.vr.projection, config.vr.stereo) and Path(input).is_file():
         from dreamvid.spherical import read_spherical
 
-        metadata = read_spherical(input)
+        metadata = read_spherical(input)  # None for files without it, and for other formats than MP4/MOV
     layout = resolve_layout(config.vr, metadata, size, source=str(input) if input is not None else "the noise")
     check_layout_size(layout, size)
     if layout.equirect or layout.eyes > 1:

@@ -270,3 +270,15 @@ def test_written_metadata_leaves_the_frames_alone(tmp_path: Path) -> None:
     assert read_spherical(marked).stereo == "left-right"
     write_spherical(plain, stereo="left-right")  # the same metadata written afterwards: the same frames again
     assert [f.tobytes() for f in read_frames(plain)] == [f.tobytes() for f in read_frames(marked)]
+
+
+def test_auto_layout_reads_frame_folders_as_flat(tmp_path: Path) -> None:
+    """A folder of PNG frames has no 360 metadata to read: ``auto`` dreams it flat, without complaint."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k in range(2):
+        write_image(folder / f"frame_{k + 1:06d}.png", np.roll(panorama(64), k, axis=1))
+    out = tmp_path / "out.mp4"
+    result = runner.invoke(cli.app, ["video", str(folder), "-o", str(out), *FAST])
+    assert result.exit_code == 0, result.output
+    assert probe(out).frames == 2 and read_spherical(out) is None
