@@ -555,18 +555,23 @@ def _main(
     """DeepDream for pictures, videos and endless zooms."""
 
 
+MMAP_THRESHOLD = 64 << 20
+
+
 def _keep_freed_memory() -> None:
     """Ask glibc to keep freed memory instead of unmapping it after every dream step.
 
     Each gradient step frees and reallocates the same large activation buffers; by default glibc
     returns them to the system and pays the page faults again every step (engine step at 1280×720:
-    319 → 188 ms measured, docs/benchmarks.md). Process-wide, so it belongs here, not in the library.
+    319 → 188 ms measured, docs/benchmarks.md). Blocks over ``MMAP_THRESHOLD`` are still mapped and
+    unmapped: with every block in the heap, the full-size buffers and tiles of an 8K panorama
+    fragmented it until the peak RSS passed 7 GB. Process-wide, so it belongs here, not in the library.
     """
     if not sys.platform.startswith("linux"):
         return
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-4, 0)  # M_MMAP_MAX: serve big blocks from the heap
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD: blocks up to 64 MiB come from the heap
         libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: do not give the heap back after each free
     except (OSError, AttributeError):  # not glibc
         pass

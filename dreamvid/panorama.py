@@ -205,9 +205,8 @@ def _dream_eye(
     mode = config.vr.poles if poles else "none"
     band = latitude_weight(height, mode)
     banded = weight
-    if band is not None:
-        row = np.broadcast_to(band[:, None], (height, width))
-        banded = row if weight is None else weight * row
+    if band is not None:  # alone, one column: the engine weighs whole rows (no full-size weight at 8K)
+        banded = band[:, None] if weight is None else weight * band[:, None]
     out = dream_array(image, engine, settings, config, generator=generator, weight=banded, wrap_x=True)
     if mode != "faces":
         return out
@@ -239,7 +238,8 @@ def dream_array(
 ) -> np.ndarray:
     """Dream an ``(H, W, 3)`` float array in [0, 1] with ``settings``; returns a new float32 array.
 
-    ``weight``: optional ``(H, W)`` per-pixel step multiplier. The step's memory is ``run.max_memory``.
+    ``weight``: optional ``(H, W)`` per-pixel step multiplier, or ``(H, 1)`` per row. The step's memory is
+    ``run.max_memory``.
     """
     device = engine.device
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
