@@ -232,6 +232,20 @@ def _resize(image: torch.Tensor, size: tuple[int, int], *, wrap_x: bool = False)
     return _resize_x_periodic(image, size[1], antialias=shrinking)
 
 
+def _resize_weight(weight: torch.Tensor, size: tuple[int, int], *, wrap_x: bool) -> torch.Tensor:
+    """A step weight at an octave's ``size``; a ``(1, 1, H, 1)`` row weight stays one column wide.
+
+    Plain bilinear: through :func:`_resize` the one-column latitude band (256 rows to 93) came out all
+    zeros, so the coarse octaves were not dreamed at all, while full-width weights resized right; a
+    smooth band needs no antialiasing.
+    """
+    if weight.shape[-1] != 1:
+        return _resize(weight, size, wrap_x=wrap_x)
+    if weight.shape[-2] == size[0]:
+        return weight
+    return F.interpolate(weight, size=(size[0], 1), mode="bilinear", align_corners=False)
+
+
 def _resize_x_periodic(image: torch.Tensor, width: int, *, antialias: bool) -> torch.Tensor:
     """Resize the last axis to ``width`` as ``F.interpolate(mode="bilinear")`` does, but circularly.
 
@@ -723,8 +737,7 @@ def _dream_turned(
         base = _resize(work, size, wrap_x=wrap_x)
         x = (base + _resize(detail, size, wrap_x=wrap_x)).clamp_(0, 1)
         del detail
-        level_weight = None if weight is None else _resize(  # a (1, 1, H, 1) weight stays one column wide
-            weight.float(), (size[0], 1 if weight.shape[-1] == 1 else size[1]), wrap_x=wrap_x)
+        level_weight = None if weight is None else _resize_weight(weight.float(), size, wrap_x=wrap_x)
         for _ in range(settings.steps):
             x = ascent_step(x, model, objective, settings, generator=generator, autocast_dtype=dtype,
                             weight=level_weight, max_memory=max_memory, wrap_x=wrap_x)

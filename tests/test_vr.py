@@ -140,31 +140,48 @@ def test_a_small_budget_tiles_the_frame_and_dreams_alike() -> None:
 
 
 def test_equirect_image_has_no_seam(tmp_path: Path) -> None:
-    source = tmp_path / "pano.png"
-    write_image(source, panorama(256))
-    ratios = {}
-    for projection in ("equirect", "flat"):
-        out = tmp_path / f"{projection}.png"
-        result = runner.invoke(cli.app, ["image", str(source), "-o", str(out), "--preset", "vr-360",
-                                         "--projection", projection, *FAST, "--set", "dream.step_size=0.03"])
-        assert result.exit_code == 0, result.output
-        ratios[projection] = seam_step(read_image(out).astype(np.float32) - panorama(256))
-    # the dream's detail steps across the seam like across any column near it; plain dreaming leaves an edge
-    assert ratios["equirect"] < 1.15 and ratios["flat"] > ratios["equirect"] + 0.1, ratios
+    """What the dream adds steps across the seam like across the columns near it; plain dreaming leaves an edge.
+
+    One column pair is noisy (the dream follows the content there), so the panorama is turned four
+    times, as in scripts/bench_vr.py, and the medians compared.
+    """
+    picture = panorama(384)
+    ratios: dict[str, list[float]] = {"equirect": [], "flat": []}
+    for k in range(4):
+        turned = np.ascontiguousarray(np.roll(picture, 96 * k, axis=1)).astype(np.float32) / 255
+        for projection in ratios:
+            config = load_config("vr-360", ["dream.octaves=2", "dream.steps=3", "dream.step_size=0.03",
+                                            f'vr.projection="{projection}"', f"run.seed={k}"])
+            out = dream_layout(turned, turned, build_engine(config), config.dream, config, layout=Layout(projection),
+                               generator=torch.Generator().manual_seed(k))
+            ratios[projection].append(seam_step(out - turned))
+    equirect, flat = (float(np.median(ratios[p])) for p in ("equirect", "flat"))
+    assert equirect < 1.1 and flat > equirect + 0.08, ratios
+    # and through the command
+    source, out = tmp_path / "pano.png", tmp_path / "out.png"
+    write_image(source, picture)
+    result = runner.invoke(cli.app, ["image", str(source), "-o", str(out), "--preset", "vr-360",
+                                     "--projection", "equirect", *FAST])
+    assert result.exit_code == 0, result.output
+    assert read_image(out).shape == picture.shape
 
 
 def test_pole_faces_dream_the_caps_without_stretch() -> None:
     """The caps are dreamed on faces: the dream there is as strong as at the equator, not faded out."""
     picture = panorama(256).astype(np.float32) / 255
-    strengths = {}
-    for poles in ("faces", "weight"):
-        config = load_config("vr-360", [f'vr.poles="{poles}"', "dream.octaves=2", "dream.steps=3"])
+    strengths, equator = {}, {}
+    for poles in ("faces", "weight", "none"):
+        config = load_config("vr-360", [f'vr.poles="{poles}"', "dream.octaves=3", "dream.steps=3"])
         out = dream_layout(picture, picture, build_engine(config), config.dream, config, layout=Layout("equirect"),
                            generator=torch.Generator().manual_seed(0))
         detail = np.abs(out - picture).mean(axis=(1, 2))
-        strengths[poles] = detail[:16].mean() / detail[56:72].mean()  # above 67.5° against the equator band
+        equator[poles] = detail[56:72].mean()
+        strengths[poles] = detail[:16].mean() / equator[poles]  # above 67.5° against the equator band
     assert strengths["faces"] > 0.5
     assert strengths["weight"] < strengths["faces"]
+    # the latitude band leaves the equator dreamed as strongly as without it, at every octave
+    assert equator["faces"] == pytest.approx(equator["none"], rel=0.25)
+    assert equator["weight"] == pytest.approx(equator["none"], rel=0.25)
 
 
 # -------------------------------------------------------------------------------------------- stereo
@@ -222,7 +239,8 @@ def test_360_video_is_detected_dreamed_and_marked(tmp_path: Path) -> None:
     assert side_data(out) == [STEREO_LINES["mono"], SPHERICAL_LINE]
     dreamed = list(read_frames(out))
     assert len(dreamed) == 4
-    assert all(seam_step(d.astype(np.float32) - f) < 1.3 for d, f in zip(dreamed, frames))
+    seams = [seam_step(d.astype(np.float32) - f) for d, f in zip(dreamed, frames)]
+    assert float(np.median(seams)) < 1.3, seams  # 128 px wide and lossy: a loose check, the seam test is above
     flat = tmp_path / "flat.mp4"
     result = runner.invoke(cli.app, ["video", str(source), "-o", str(flat), "--preset", "video",
                                      "--projection", "flat", *FAST])
