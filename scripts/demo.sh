@@ -34,7 +34,7 @@ echo "7/7 a music video: the zoom punches in and turns on each beat of a house l
 data=$(.venv/bin/python -c 'import importlib.util as u; print(u.find_spec("pygame").submodule_search_locations[0] + "/examples/data")')
 $dreamvid analyze "$data/house_lo.mp3" --plot demo/house-envelopes.png
 $dreamvid zoom demo/input/coffee.png -o demo/coffee-music.mp4 --preset music-video --audio "$data/house_lo.mp3" \
-  --size 320x192 --fps 30 --duration 4
+  --size 320x192 --fps 30 --duration 5
 
 .venv/bin/python - <<'PY'
 from dreamvid.images import contact_sheet, read_image, write_image
