@@ -159,21 +159,22 @@ def dream_layout(
         settings: the schedule for this frame (the full one, or the seeded one for carried frames).
         weight: optional ``(H, W)`` per-pixel step multiplier.
         touch_up: the schedule for the right eye's occlusions (default: ``[video]``'s seeded schedule).
-        flow: the optical flow for the stereo disparity (default: ``config.video.flow``).
+        flow: the optical flow for the stereo disparity (default: ``config.video.flow``); for equirect
+            layouts one that works across the seam (``make_flow(..., wrap_x=True)``).
     """
     eyes = layout.split(seed)
     weights = layout.split(weight) if weight is not None else [None] * layout.eyes
     left = _dream_eye(eyes[0], engine, settings, config, layout=layout, generator=generator, weight=weights[0])
     if layout.eyes == 1:
         return left
-    from dreamvid.flow import make_flow, warp
+    from dreamvid.flow import make_flow, reliability, warp
 
     sources = layout.split(source)
     flow = flow if flow is not None else make_flow(config.video.flow, weights=config.video.flow_weights or None,
-                                                   device=str(engine.device))
+                                                   device=str(engine.device), wrap_x=layout.equirect)
     left_u8, right_u8 = (_to_uint8(s) for s in sources)
-    disparity = _flow(flow, right_u8, left_u8, layout)  # right-eye pixel -> where it is in the left eye
-    mask = _reliability(disparity, _flow(flow, left_u8, right_u8, layout), layout)
+    disparity = flow(right_u8, left_u8)  # right-eye pixel -> where it is in the left eye
+    mask = reliability(disparity, flow(left_u8, right_u8), wrap_x=layout.equirect)
     right_seed = np.clip(eyes[1] + mask[..., None] * (warp(left - sources[0], disparity, wrap_x=layout.equirect)
                                                      - (eyes[1] - sources[1])), 0, 1)
     touch_up = touch_up if touch_up is not None else replace(
@@ -249,23 +250,6 @@ def dream_array(
     return out[0].permute(1, 2, 0).float().cpu().numpy()
 
 
-def _flow(flow: FlowFunction, current: np.ndarray, previous: np.ndarray, layout: Layout) -> np.ndarray:
-    """The flow from ``current`` to ``previous``; across the seam for equirect eyes."""
-    if layout.equirect:
-        from dreamvid.flow import periodic_flow
-
-        return periodic_flow(flow)(current, previous)
-    return flow(current, previous)
-
-
-def _reliability(backward: np.ndarray, forward: np.ndarray, layout: Layout) -> np.ndarray:
-    from dreamvid.flow import reliability
-
-    if layout.equirect:
-        return reliability(backward, forward, wrap_x=True)
-    return reliability(backward, forward)
-
-
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
 
@@ -313,14 +297,16 @@ def mover(zoom: ZoomConfig, layout: Layout, size: tuple[int, int], fps: float) -
 
 
 def eye_flows(flow: FlowFunction, current: np.ndarray, previous: np.ndarray, layout: Layout) -> list[np.ndarray]:
-    """The backward flow of each eye (``current`` → ``previous``, uint8 frames), across the seam for equirect."""
-    return [_flow(flow, a, b, layout) for a, b in zip(layout.split(current), layout.split(previous))]
+    """The backward flow of each eye (``current`` → ``previous``, uint8 frames); ``flow`` wraps for equirect."""
+    return [flow(a, b) for a, b in zip(layout.split(current), layout.split(previous))]
 
 
 def eye_reliability(flow: FlowFunction, current: np.ndarray, previous: np.ndarray, backward: list[np.ndarray],
                     layout: Layout) -> np.ndarray:
     """The forward–backward consistency mask ``(H, W)`` of the whole frame, eye by eye."""
-    return layout.join([_reliability(b, _flow(flow, p, c, layout), layout)
+    from dreamvid.flow import reliability
+
+    return layout.join([reliability(b, flow(p, c), wrap_x=layout.equirect)
                         for b, c, p in zip(backward, layout.split(current), layout.split(previous))])
 
 

@@ -253,7 +253,8 @@ def dream_frames(
         raise ConfigError("[zoom] moves what each frame carries from the previous one, but video.coherence = "
                           "'none' carries nothing; use coherence 'flow' or 'blend', or leave [zoom] at rest")
     video = config.video
-    flow = (make_flow(video.flow, weights=video.flow_weights or None, device=str(engine.device))
+    flow = (make_flow(video.flow, weights=video.flow_weights or None, device=str(engine.device),
+                      wrap_x=layout.equirect)
             if video.coherence == "flow" else None)
     prev_frame: np.ndarray | None = carry.frame if carry is not None else None
     prev_dream = carry.dream if carry is not None else None  # float32 (H, W, 3) in [0, 1], like prev_source
