@@ -107,6 +107,14 @@ def _parse_memory(text: str | None) -> float | None:
     return value / 1000 if (match.group(2) or "g").startswith("m") else value
 
 
+def _use_threads(config: Config) -> None:
+    """Set torch's CPU thread count from ``run.threads`` (0: leave torch's default), before any dreaming."""
+    if config.run.threads:
+        import torch
+
+        torch.set_num_threads(config.run.threads)
+
+
 @contextmanager
 def _errors(debug: bool, interrupted: Callable[[], str] | None = None) -> Iterator[None]:
     """Turn project errors into one line and exit 1; Ctrl-C into exit 130; tracebacks only with --debug.
@@ -288,6 +296,7 @@ def image(
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                 seed=seed, device=device, projection=projection, stereo=stereo,
                                                 max_memory=_parse_memory(max_memory)))
+        _use_threads(config)
         _render("steps", lambda bar: dream_image(config, output, input=input, noise_size=noise_size, progress=bar))
 
 
@@ -334,6 +343,7 @@ def video(
                                                                 seed=seed, device=device, coherence=coherence,
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
+        _use_threads(config)
         _render_resumable("frames", lambda bar, resume, restart: dream_video(
             config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
             audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
@@ -382,6 +392,7 @@ def zoom(
                                                                 seed=seed, device=device, zoom=zoom_rate, rotate=rotate,
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
+        _use_threads(config)
         _render_resumable("frames", lambda bar, resume, restart: dream_zoom(
             config, output, frames=frames, fps=rate, input=input, size=frame_size, loop=loop, audio=audio,
             audio_start=start, duration=duration, progress=bar, resume=resume, restart=restart),

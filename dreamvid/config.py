@@ -168,6 +168,8 @@ class RunConfig:
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         max_memory: Gigabytes (10⁹ bytes) one gradient step may use, 0.05 to 10 000; frames whose step
             would need more are dreamed in overlapping tiles (see :mod:`dreamvid.dream`). 0: no limit.
+        threads: torch CPU threads, an integer >= 0; 0 keeps torch's default (the core count). The same
+            picture dreamed with another thread count is another picture (sums in another order).
 
     Example:
         >>> RunConfig(device="cuda:1").device
@@ -180,9 +182,11 @@ class RunConfig:
     device: str = "auto"
     precision: str = "auto"
     max_memory: float = 2.0
+    threads: int = 0
 
     def __post_init__(self) -> None:
         _check_int(self, "seed", 0, None)
+        _check_int(self, "threads", 0, None)
         _check_str(self, "device")
         if _DEVICE.fullmatch(self.device) is None:
             expected = "one of 'auto', 'cpu', 'cuda', 'cuda:N' (N = GPU index) or 'mps'"

@@ -30,6 +30,7 @@ from dreamvid.images import check_output_path, read_image, to_image, to_tensor, 
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
 from dreamvid.react import Timeline
+from dreamvid.runtime import runtime_info
 from dreamvid.schedule import is_schedule, parse_schedule
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ def dream_image(
         "device": str(engine.device),
         "torch": torch.__version__,
         "python": sys.version.split()[0],
+        **runtime_info(),
     }
     save_config_json(config, sidecar_path(out), extra=info)
     try:
@@ -381,6 +383,7 @@ def dream_video(
             "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
             "duration": duration, "frames": checkpoint.frames_done, "fps": str(info.fps), "device": str(engine.device),
             "torch": torch.__version__,
+            **runtime_info(),
         })
         if preview is not None:
             from dreamvid.images import contact_sheet
@@ -701,6 +704,7 @@ def dream_zoom(
             "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
             "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
             "audio": str(audio) if audio is not None else None, "audio_start": audio_start,
+            **runtime_info(),
         })
         checkpoint.remove()
     return out
