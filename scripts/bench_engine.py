@@ -1,207 +1,326 @@
-"""Time dream iterations of the engine against a naive reference loop written the way peer tools do it.
+"""Engine against a naive DeepDream loop, each timed alone in a fresh process, plus where the time goes.
 
-One iteration is one :func:`dreamvid.dream.ascent_step`: jitter, forward to the layer, backward to the
-input, normalised step, clamp. The engine runs as shipped (``load_model()``, ``precision="auto"``). The
-naive reference is the loop older DeepDream tools write: the same network (``EfficientNetLite0`` with the
-package's weights, eval mode) run in fp32 through **all** its layers with a forward hook grabbing the
-layer, batch norm not folded, weights left with ``requires_grad=True``, no autocast.
+One iteration is one dream step: jitter, forward to the layer, backward to the input, normalised step,
+clamp, at ``--size`` (default 1280×720) on scikit-image's astronaut photo, EfficientNet-Lite0 layer
+``b10``, objective mean square. The engine runs as shipped (``load_model()``, the ``--precision`` asked
+for); the naive reference is the loop peer tools write: the same network and weights in eval mode, fp32,
+**all** its layers with a forward hook on block 10, batch norm not folded, weights with
+``requires_grad=True``, no autocast.
 
-Both dream the same photo (scikit-image's astronaut, resized) with the same jitter sequence, interleaved
-(naive, engine, naive, ...) after a warm-up; the table gives medians. The engine is also timed alone
-first, before the naive loop has run: interleaved, it reuses memory the naive loop freed; alone, it
-pays the page faults of its fresh allocations (docs/benchmarks.md). FLOPs are counted with
-``torch.utils.flop_counter.FlopCounterMode`` over one iteration of each path: convolutions and the
-linear layer, forward and backward (2 FLOPs per multiply-add); elementwise work is not counted. Peaks
-are a 2048×2048 matmul in fp32 and in the engine's low precision, measured in the same run.
+Timing (like with like): every path runs in its own fresh Python process with the allocator settings of
+dreamvid's command line (what users get), ``--warmup`` untimed iterations then ``--iters`` timed ones;
+``--rounds`` rounds, the order of the paths alternating from round to round. A path's figure is the
+median over rounds of each process's median. Headline: ``speedup_vs_naive`` = naive alone / engine
+alone at ``auto`` precision; ``bf16`` and ``fp32`` are reported separately.
+
+Where the time goes (one more fresh process): a STREAM-style triad ``a = b + s·c`` (3 arrays of
+``--triad-mb`` MB, bytes counted as STREAM does: 3 × array size) for the memory bandwidth; 2048² matmul
+peaks in fp32 and bf16; FLOPs of one iteration (``torch.utils.flop_counter``: convolutions and the linear
+layer, forward and backward, 2 per multiply-add); bytes of one iteration, counted as the sizes of every
+operator's tensor inputs and outputs (views excluded; no reuse between operators assumed, so it is the
+traffic of an engine with no fusion); from these the arithmetic intensity (FLOP/byte), the roofline bound
+``min(peak, intensity × bandwidth)`` and the share of it reached; and the top operators by self CPU time
+(``torch.profiler``) of one engine iteration.
 
 Usage:
-    .venv/bin/python scripts/bench_engine.py [--iters 9] [--size 1280x720] [--device cpu] [--threads N]
+    python scripts/bench_engine.py [--size 1280x720] [--rounds 3] [--iters 5] [--warmup 2]
+        [--precision auto,bf16,fp32] [--threads N] [--target NAME=VALUE ...]
 
-The last line printed is ``speedup_vs_naive=X.XX`` (naive median / engine median). Runs offline.
+Timings need a quiet machine: other processes on the cores make every figure slower and uneven.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import math
 import statistics
+import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
-
-from dreamvid.config import DreamConfig
-from dreamvid.dream import ascent_step, resolve_device, resolve_precision
-from dreamvid.models import EfficientNetLite0, IMAGENET_MEAN, IMAGENET_STD, _lite0_weights_file, load_model
-from dreamvid.objectives import layer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 LAYER = "b10"
 BLOCK = 10  # EfficientNet-Lite0 block index of LAYER
+SCRIPT = Path(__file__).resolve()
+
+TARGETS = {
+    # floors that the shipped engine clears with margin on the development machines (docs/benchmarks.md)
+    "speedup_vs_naive": (">=", 1.5),  # auto precision, engine alone vs naive alone
+    "speedup_bf16_vs_naive": (">=", 1.2),
+    "speedup_fp32_vs_naive": (">=", 1.2),
+    "engine_ms_auto": ("<=", 1000.0),  # per iteration at the default 1280x720
+    "fp32_update_cosine": (">=", 0.99),  # engine at fp32 takes the naive loop's step (BN folding is exact)
+    "triad_gbs": (">=", 1.0),  # a sanity floor: the figure describes the machine, not the code
+    "roofline_share_auto": (">=", 0.02),  # engine's FLOP/s over its roofline bound at auto
+}
 
 
-def photo(width: int, height: int, device: torch.device) -> torch.Tensor:
+def _engine_parts():
+    """The package internals this bench needs, in one place (the engine's step, model, objective, naive net)."""
+    from dreamvid.config import DreamConfig
+    from dreamvid.dream import ascent_step, resolve_device, resolve_precision
+    from dreamvid.models import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, _lite0_weights_file, load_model
+    from dreamvid.objectives import layer
+
+    return {"DreamConfig": DreamConfig, "ascent_step": ascent_step, "resolve_device": resolve_device,
+            "resolve_precision": resolve_precision, "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
+            "EfficientNetLite0": EfficientNetLite0, "weights_file": _lite0_weights_file, "load_model": load_model,
+            "layer": layer}
+
+
+def photo(width: int, height: int):
     """scikit-image's astronaut photo as a ``(1, 3, height, width)`` image in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
     from skimage import data
 
     image = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
     image = F.interpolate(image, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    return image.clamp(0, 1).to(device)
+    return image.clamp(0, 1).contiguous()
 
 
-class NaiveDreamer:
-    """The peer-style loop: fp32, whole network, a forward hook on the layer, nothing frozen or folded."""
+def _naive_step(parts: dict, settings):
+    """The peer-style loop's step: fp32, whole network, a forward hook on the layer, nothing frozen or folded."""
+    import torch
+    import torch.nn.functional as F
 
-    def __init__(self, device: torch.device, settings: DreamConfig) -> None:
-        net = EfficientNetLite0()
-        net.load_state_dict(torch.load(_lite0_weights_file(), map_location="cpu", weights_only=True))
-        self.net = net.to(device).eval()
-        self.settings = settings
-        self.mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-        self.captured: dict[str, torch.Tensor] = {}
-        self.net._blocks[BLOCK].register_forward_hook(lambda module, args, out: self.captured.update(act=out))
+    net = parts["EfficientNetLite0"]()
+    net.load_state_dict(torch.load(parts["weights_file"](), map_location="cpu", weights_only=True))
+    net.eval()
+    mean = torch.tensor(parts["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(parts["std"]).view(1, 3, 1, 1)
+    captured: dict = {}
+    net._blocks[BLOCK].register_forward_hook(lambda module, args, out: captured.update(act=out))
 
-    def logits(self, image: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        x = F.relu6(net._bn0(net._conv_stem((image - self.mean) / self.std)))
+    def logits(image):
+        x = F.relu6(net._bn0(net._conv_stem((image - mean) / std)))
         for block in net._blocks:
             x = block(x)
         x = F.relu6(net._bn1(net._conv_head(x)))
         return net._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
-    def step(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        j = self.settings.jitter
+    def step(x, generator):
+        j = settings.jitter
         oy, ox = torch.randint(-j, j + 1, (2,), generator=generator).tolist()
         leaf = x.detach().requires_grad_(True)
-        self.logits(torch.roll(leaf, shifts=(oy, ox), dims=(2, 3)))
-        loss = self.captured.pop("act").pow(2).mean()
+        logits(torch.roll(leaf, shifts=(oy, ox), dims=(2, 3)))
+        loss = captured.pop("act").pow(2).mean()
         (grad,) = torch.autograd.grad(loss, leaf)
         grad = grad / (grad.abs().mean() + 1e-8)
-        return (x + self.settings.step_size * grad).clamp(0, 1).detach()
+        return (x + settings.step_size * grad).clamp(0, 1).detach()
+
+    return step
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _make_step(path: str, precision: str):
+    """``step(x, generator) → x'`` for ``"naive"`` or ``"engine"`` at ``precision``, and the low dtype used."""
+    parts = _engine_parts()
+    settings = parts["DreamConfig"]()
+    if path == "naive":
+        return _naive_step(parts, settings), None
+    import torch
+
+    device = torch.device("cpu")
+    model, objective = parts["load_model"](device=device), parts["layer"](LAYER)
+    low = parts["resolve_precision"](precision, device)
+
+    def step(x, generator):
+        return parts["ascent_step"](x, model, objective, settings, generator=generator, autocast_dtype=low)
+
+    return step, low
 
 
-def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of an n×n matmul in ``dtype`` (median of ``repeats`` after warm-up)."""
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
+def time_path(path: str, precision: str, width: int, height: int, iters: int, warmup: int, threads: int) -> dict:
+    """In a fresh process: seconds of ``iters`` iterations of one path after ``warmup`` untimed ones."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    step, low = _make_step(path, precision)
+    image, generator = photo(width, height), torch.Generator().manual_seed(0)
+    for _ in range(warmup):
+        step(image, generator)
     times = []
-    for i in range(repeats + 3):
-        sync(device)
-        start = time.perf_counter()
+    for _ in range(iters):
+        started = time.perf_counter()
+        step(image, generator)
+        times.append(time.perf_counter() - started)
+    return {"times": times, "dtype": str(low).removeprefix("torch.") if low is not None else "fp32"}
+
+
+def _triad(megabytes: int, repeats: int = 10) -> float:
+    """STREAM triad bandwidth in GB/s: ``a = b + s·c`` on float32 arrays of ``megabytes`` MB each."""
+    import torch
+
+    n = megabytes * 1_000_000 // 4
+    a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
+    times = []
+    for i in range(repeats + 2):
+        started = time.perf_counter()
+        torch.add(b, c, alpha=3.0, out=a)
+        if i >= 2:
+            times.append(time.perf_counter() - started)
+    return 3 * n * 4 / min(times) / 1e9  # STREAM reports the best time
+
+
+def _matmul_peak(dtype, n: int = 2048, repeats: int = 8) -> float:
+    import torch
+
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    times = []
+    for i in range(repeats + 2):
+        started = time.perf_counter()
         a @ b
-        sync(device)
-        if i >= 3:
-            times.append(time.perf_counter() - start)
+        if i >= 2:
+            times.append(time.perf_counter() - started)
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def count_flops(step: Callable[[], torch.Tensor]) -> float:
-    """Convolution and linear FLOPs (forward and backward) of one call of ``step``."""
+def _count(step, image, generator) -> tuple[float, float]:
+    """(FLOPs, bytes) of one call of ``step``: convolution/linear FLOPs; tensor bytes in and out of every operator."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    class Bytes(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.is_view:
+                tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
+                Bytes.total += sum(t.numel() * t.element_size() for t in tensors)
+            return out
+
     with FlopCounterMode(display=False) as counter:
-        step()
-    return float(counter.get_total_flops())
+        step(image, generator)
+    with Bytes():
+        step(image, generator)
+    return float(counter.get_total_flops()), float(Bytes.total)
 
 
-def forward_flops(forward: Callable[[], object]) -> float:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        forward()
-    return float(counter.get_total_flops())
+def analyse(width: int, height: int, threads: int, triad_mb: int, top: int) -> dict:
+    """In a fresh process: bandwidth, peaks, FLOPs and bytes per iteration, the profile, the fp32 cosine."""
+    import torch
+    import torch.nn.functional as F
+
+    if threads:
+        torch.set_num_threads(threads)
+    figures: dict = {"triad_gbs": _triad(triad_mb), "peak_fp32": _matmul_peak(torch.float32),
+                     "peak_bf16": _matmul_peak(torch.bfloat16)}
+    image = photo(width, height)
+    for path, precision in (("naive", "fp32"), ("engine", "auto"), ("engine", "fp32")):
+        step, low = _make_step(path, precision)
+        step(image, torch.Generator().manual_seed(0))  # warm-up
+        flops, moved = _count(step, image, torch.Generator().manual_seed(0))
+        figures[f"{path}_{precision}"] = {"flops": flops, "bytes": moved,
+                                          "dtype": str(low).removeprefix("torch.") if low is not None else "fp32"}
+        if path == "engine" and precision == "auto":
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+                step(image, torch.Generator().manual_seed(1))
+            events = sorted(profile.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+            total = sum(e.self_cpu_time_total for e in events)
+            figures["profile"] = [(e.key, e.self_cpu_time_total / 1e3, e.self_cpu_time_total / total, e.count)
+                                  for e in events[:top]]
+    naive, _ = _make_step("naive", "fp32")
+    engine32, _ = _make_step("engine", "fp32")
+    out_naive = naive(image, torch.Generator().manual_seed(2))
+    out_engine = engine32(image, torch.Generator().manual_seed(2))
+    figures["fp32_update_cosine"] = float(F.cosine_similarity((out_naive - image).flatten(),
+                                                              (out_engine - image).flatten(), dim=0))
+    return figures
 
 
-def timed(step: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, torch.Tensor]:
-    sync(device)
-    start = time.perf_counter()
-    out = step()
-    sync(device)
-    return time.perf_counter() - start, out
+def _timings(args: argparse.Namespace, width: int, height: int) -> dict[str, list[float]]:
+    """Per path, the median of each fresh process; rounds alternate the order of the paths."""
+    paths = [("naive", "fp32")] + [("engine", p) for p in args.precisions]
+    medians: dict[str, list[float]] = {}
+    for round_index in range(args.rounds):
+        order = paths if round_index % 2 == 0 else paths[::-1]
+        for path, precision in order:
+            result = benchlib.run_fresh(SCRIPT, "time_path", path=path, precision=precision, width=width,
+                                        height=height, iters=args.iters, warmup=args.warmup, threads=args.threads)
+            key = "naive" if path == "naive" else f"engine_{precision}"
+            ms = statistics.median(result["times"]) * 1e3
+            medians.setdefault(key, []).append(ms)
+            print(f"  round {round_index + 1}: {key:<12} ({result['dtype']}) {ms:7.0f} ms/iter median, "
+                  f"min {min(result['times']) * 1e3:.0f}, max {max(result['times']) * 1e3:.0f}", flush=True)
+    return medians
 
 
-def report(args: argparse.Namespace, device: torch.device, low: torch.dtype | None, figures: dict) -> None:
-    """Print the table; the last line is ``speedup_vs_naive=X.XX``."""
-    width, height = figures["size"]
-    naive_ms, engine_ms = (statistics.median(figures["times"][k]) * 1e3 for k in ("naive", "engine"))
-    low_name = str(low).removeprefix("torch.") if low is not None else "fp32"
-    peak32, peak_low = figures["peaks"]
-    fwd_naive, fwd_engine = figures["forward_flops"]
-    print(f"dreamvid engine benchmark: {width}x{height}, efficientnet-lite0 {LAYER}, objective mean square")
-    print(f"torch {torch.__version__}, {platform.machine()}, device {device}, {torch.get_num_threads()} threads, "
-          f"{args.iters} interleaved iterations per path after {args.warmup} warm-up")
-    print(f"matmul 2048x2048 peak: fp32 {peak32:.0f} GFLOP/s, {low_name} {peak_low:.0f} GFLOP/s")
-    print(f"conv/linear FLOPs counted: forward {fwd_naive / 1e9:.1f} GFLOP (naive, whole network) vs "
-          f"{fwd_engine / 1e9:.1f} GFLOP (engine, to {LAYER}); forward+backward per iteration below")
-    print()
-    header = f"{'path':<10}{'precision':<11}{'ms/iter':>9}{'min':>9}{'max':>9}{'GFLOP/iter':>12}{'GFLOP/s':>9}  of peak"
+def _report_analysis(figures: dict, ms: dict[str, float]) -> dict[str, float]:
+    """Print bandwidth, peaks, FLOPs, bytes, intensity and roofline shares; return the shares per path."""
+    bandwidth = figures["triad_gbs"]
+    print(f"\nmemory bandwidth (triad): {bandwidth:.1f} GB/s; matmul 2048² peak: fp32 {figures['peak_fp32']:.0f}, "
+          f"bf16 {figures['peak_bf16']:.0f} GFLOP/s")
+    header = (f"{'path':<14}{'dtype':<10}{'GFLOP':>8}{'GB moved':>10}{'FLOP/B':>8}{'ms/iter':>9}{'GFLOP/s':>9}"
+              f"{'roofline':>10}{'share':>8}{'bytes/BW ms':>13}")
     print(header)
-    print("-" * len(header))
-    for name, precision, ms, key, peak in (
-        ("naive", "fp32", naive_ms, "naive", peak32),
-        ("dreamvid", low_name, engine_ms, "engine", peak_low),
-    ):
-        ts, flops = figures["times"][key], figures["flops"][key]
-        rate = flops / (ms / 1e3) / 1e9
-        print(f"{name:<10}{precision:<11}{ms:>9.0f}{min(ts) * 1e3:>9.0f}{max(ts) * 1e3:>9.0f}"
-              f"{flops / 1e9:>12.1f}{rate:>9.1f}  {100 * rate / peak:.1f}% of {peak:.0f}")
-    print()
-    alone_ms, cosine = statistics.median(figures["alone"]) * 1e3, statistics.median(figures["cosines"])
-    print(f"dreamvid alone (before the naive loop ran): {alone_ms:.0f} ms/iter median")
-    print(f"same step, engine vs naive: cosine similarity of the pixel updates {cosine:.3f}")
-    print(f"speedup_vs_naive={naive_ms / engine_ms:.2f}")
+    shares = {}
+    for key, timing in (("naive_fp32", "naive"), ("engine_auto", "engine_auto"), ("engine_fp32", "engine_fp32")):
+        f = figures[key]
+        peak = figures["peak_bf16"] if f["dtype"] == "bfloat16" else figures["peak_fp32"]
+        intensity = f["flops"] / f["bytes"]
+        bound = min(peak, intensity * bandwidth)  # GFLOP/s the roofline allows
+        elapsed = ms.get(timing, math.nan)
+        rate = f["flops"] / (elapsed / 1e3) / 1e9
+        shares[key] = rate / bound
+        print(f"{key:<14}{f['dtype']:<10}{f['flops'] / 1e9:>8.1f}{f['bytes'] / 1e9:>10.2f}{intensity:>8.1f}"
+              f"{elapsed:>9.0f}{rate:>9.1f}{bound:>10.0f}{rate / bound:>8.1%}{f['bytes'] / bandwidth / 1e6:>13.0f}")
+    print("(roofline = min(matmul peak of the dtype, FLOP/B × triad bandwidth); bytes/BW ms = the time the counted "
+          "traffic takes at the triad bandwidth)")
+    print("\ntop operators by self CPU time, one engine iteration at auto precision (torch.profiler):")
+    for name, milliseconds, share, count in figures["profile"]:
+        print(f"  {share:6.1%} {milliseconds:8.1f} ms  {count:4d}×  {name}")
+    return shares
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iters", type=int, default=9, help="timed iterations per path (default 9)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations per path first (default 2)")
     parser.add_argument("--size", default="1280x720", help="image size WxH (default 1280x720)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of fresh processes, order alternating (>= 3)")
+    parser.add_argument("--iters", type=int, default=5, help="timed iterations per process (default 5)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first (default 2)")
+    parser.add_argument("--precision", default="auto,bf16,fp32", help="engine precisions, comma-separated")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--triad-mb", type=int, default=256, help="MB per triad array (default 256)")
+    parser.add_argument("--top", type=int, default=10, help="operators to list from the profile")
+    benchlib.add_target_option(parser)
     args = parser.parse_args()
+    targets = benchlib.Targets("bench_engine", TARGETS, args.target)
+    args.precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    if "auto" not in args.precisions:
+        args.precisions.insert(0, "auto")
     width, height = (int(v) for v in args.size.lower().split("x"))
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    settings = DreamConfig()
-    image = photo(width, height, device)
-    engine, objective, low = load_model(device=device), layer(LAYER), resolve_precision("auto", device)
-    naive = NaiveDreamer(device, settings)
-    gen_engine, gen_naive = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
-
-    def engine_step() -> torch.Tensor:
-        return ascent_step(image, engine, objective, settings, generator=gen_engine, autocast_dtype=low)
-
-    def naive_step() -> torch.Tensor:
-        return naive.step(image, gen_naive)
-
-    peak32 = matmul_peak(torch.float32, device)
-    figures: dict = {"size": (width, height), "peaks": (peak32, matmul_peak(low, device) if low else peak32)}
-    flops_engine = count_flops(engine_step)
-    for _ in range(args.warmup):
-        engine_step()
-    figures["alone"] = [timed(engine_step, device)[0] for _ in range(args.iters)]
-    figures["flops"] = {"engine": flops_engine, "naive": count_flops(naive_step)}
-    figures["forward_flops"] = (
-        forward_flops(lambda: naive.logits(image)), forward_flops(lambda: engine(image, [LAYER]))
-    )
-    for _ in range(args.warmup):
-        naive_step()
-    gen_engine.manual_seed(1), gen_naive.manual_seed(1)  # from here on both paths see the same jitter
-    figures["times"], figures["cosines"] = {"naive": [], "engine": []}, []
-    for _ in range(args.iters):
-        t_naive, out_naive = timed(naive_step, device)
-        t_engine, out_engine = timed(engine_step, device)
-        figures["times"]["naive"].append(t_naive)
-        figures["times"]["engine"].append(t_engine)
-        update_engine, update_naive = (out_engine - image).flatten(), (out_naive - image).flatten()
-        figures["cosines"].append(float(F.cosine_similarity(update_engine, update_naive, dim=0)))
-    report(args, device, low, figures)
+    benchlib.header(f"engine benchmark: {width}x{height}, efficientnet-lite0 {LAYER}, objective mean square; "
+                    f"{args.rounds} rounds of fresh processes, {args.warmup} warm-up + {args.iters} timed iterations "
+                    "each, the CLI's allocator settings")
+    medians = _timings(args, width, height)
+    ms = {key: statistics.median(values) for key, values in medians.items()}
+    print("\nmedian over rounds, ms/iteration: " + ", ".join(f"{k} {v:.0f}" for k, v in ms.items()))
+    figures = benchlib.run_fresh(SCRIPT, "analyse", width=width, height=height, threads=args.threads,
+                                 triad_mb=args.triad_mb, top=args.top)
+    shares = _report_analysis(figures, ms)
+    print()
+    targets.check("speedup_vs_naive", ms["naive"] / ms["engine_auto"], 2)
+    for precision in ("bf16", "fp32"):
+        name = f"speedup_{precision}_vs_naive"
+        if f"engine_{precision}" in ms:
+            targets.check(name, ms["naive"] / ms[f"engine_{precision}"], 2)
+        else:
+            targets.skip(name, f"--precision without {precision}")
+    targets.check("engine_ms_auto", ms["engine_auto"], 0)
+    targets.check("fp32_update_cosine", figures["fp32_update_cosine"], 4)
+    targets.check("triad_gbs", figures["triad_gbs"], 1)
+    targets.check("roofline_share_auto", shares["engine_auto"], 3)
+    return targets.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
