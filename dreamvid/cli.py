@@ -507,7 +507,7 @@ def metrics(
         m = clip_metrics(read_frames(input), read_frames(output), flow_method=flow)
         tenth = max(1, len(m.strength_per_frame) // 10)
         typer.echo(f"frames                 {len(m.strength_per_frame)}")
-        typer.echo(f"hallucination flicker  {m.hflicker:.3f}   (0: the dream moves with the scene; ~2: a new dream every frame)")
+        typer.echo(f"hallucination flicker  {m.hflicker:.3f}   median {m.hflicker_median:.3f}   (0: the dream moves with the scene; ~2: a new dream every frame)")
         typer.echo(f"warping error E_warp   {m.ewarp_output:.3e}   (input's own: {m.ewarp_input:.3e}; ratio {m.ewarp_output / max(m.ewarp_input, 1e-12):.1f})")
         typer.echo(f"dream strength         {m.strength:.4f}   (mean |output - input| on [0, 1])")
         first = sum(m.strength_per_frame[:tenth]) / tenth

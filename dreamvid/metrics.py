@@ -18,15 +18,19 @@ Metrics (Lai et al. 2018, "Learning Blind Video Temporal Consistency", and DESIG
       of σ per frame scores about ``2σ²`` (4.7e-3 for σ = 0.05 measured here; the channel *sum* would be
       three times that). Reported for the output and, as the floor the motion and the flow's own errors
       set, for the input.
-    - ``hflicker = Σ M·‖H_t − warp(H_t+1, f)‖² / Σ M·‖H_t‖²`` with the hallucination ``H = output −
-      input``, averaged over pairs: 0 when the dream moves exactly with the scene, about 2 when each
-      frame's dream is unrelated to the last. Unlike E_warp it does not reward ghosting.
+    - ``hflicker = Σ M·‖H_t − warp(H_t+1, f)‖² / (½ Σ M·(‖H_t‖² + ‖warp(H_t+1, f)‖²))`` with the
+      hallucination ``H = output − input``, per pair; reported as the mean and the median over pairs.
+      0 when the dream moves exactly with the scene, about 2 when each frame's dream is unrelated to the
+      last, at most 4 (the dream flips sign). Normalised by both frames of the pair, so one dark, weakly
+      dreamed frame cannot dominate a clip's mean. Unlike E_warp it does not reward ghosting.
     - ``strength``: mean ``|output − input|`` over all pixels, channels and frames.
 
 Edge cases: a pair with no reliable pixel has NaN E_warp and hflicker and is left out of the means (a
 mean of no pairs is NaN). ``hflicker`` of a pair with no hallucination on the reliable pixels
-(``Σ M·‖H_t‖² = 0``) is 0 when the warped ``H_t+1`` is zero there too (nothing to flicker) and ``inf``
-otherwise (a dream appearing from nothing).
+(both frames' ``H`` zero on the reliable pixels) is 0: nothing to flicker.
+
+Judge with a flow the method under test does not use (``flow_method="farneback"`` for a render that used
+DIS), or the method is graded by its own flow errors.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -60,7 +64,7 @@ class ClipMetrics:
         ewarp_output: Mean over pairs of the output's warping error.
         ewarp_input: The same on the input: what the motion and the flow's own errors cost.
         strength: Mean ``|output − input|`` over all pixels, channels and frames (``[0, 1]`` scale).
-        hflicker: Mean over pairs of the hallucination flicker.
+        hflicker: Mean over pairs of the hallucination flicker (:attr:`hflicker_median`: the median).
         strength_per_frame: ``strength`` of each frame.
         hflicker_per_pair: ``hflicker`` of each pair (t, t+1).
     """
@@ -71,6 +75,17 @@ class ClipMetrics:
     hflicker: float
     strength_per_frame: list[float]
     hflicker_per_pair: list[float]
+
+    @property
+    def hflicker_median(self) -> float:
+        """Median over pairs of the hallucination flicker (pairs with no reliable pixel left out; NaN if none).
+
+        Example:
+            >>> ClipMetrics(0, 0, 0, 0.4, [], [0.1, 0.2, 0.9]).hflicker_median
+            0.2
+        """
+        defined = [v for v in self.hflicker_per_pair if not math.isnan(v)]
+        return float(np.median(defined)) if defined else math.nan
 
     def strength_drift(self) -> float:
         """How far the strength ran away: mean of the last tenth of frames / first tenth − 1.
@@ -165,9 +180,9 @@ def _pair_metrics(
     hallucination = (output_t - input_t)[mask]
     moved = (output_next - input_next)[mask]  # = warp(H_t+1, f): warping is linear
     change = float(np.square(hallucination - moved).sum(dtype=np.float64))
-    energy = float(np.square(hallucination).sum(dtype=np.float64))
-    if energy == 0:
-        return e_in, e_out, 0.0 if change == 0 else math.inf
+    energy = 0.5 * float(np.square(hallucination).sum(dtype=np.float64) + np.square(moved).sum(dtype=np.float64))
+    if energy == 0:  # no dream on either frame: then the change is zero too
+        return e_in, e_out, 0.0
     return e_in, e_out, change / energy
 
 

@@ -91,12 +91,29 @@ class TestFigures:
         np.testing.assert_allclose(result.strength_per_frame, [0.0, 0.01, 0.02, 0.03, 0.04], atol=1e-6)
         assert result.strength == pytest.approx(0.02, abs=1e-6)
 
-    def test_a_dream_appearing_from_nothing_is_infinite_flicker(self) -> None:
+    def test_a_dream_appearing_from_nothing_is_2(self) -> None:
+        # normalised by both frames of the pair: |0 - 0.1|² / (½ (0 + 0.1²)) = 2, not infinite
         outputs = [unit(STILL[0]), unit(STILL[1]) + 0.1, unit(STILL[2]) + 0.1]
         result = clip_metrics(STILL, outputs)
-        assert result.hflicker_per_pair[0] == math.inf
+        assert result.hflicker_per_pair[0] == pytest.approx(2, rel=1e-4)
         assert result.hflicker_per_pair[1] == pytest.approx(0, abs=1e-9)  # a constant H on a still scene
-        assert result.hflicker == math.inf
+        assert result.hflicker == pytest.approx(1, rel=1e-4)
+        assert result.hflicker_median == pytest.approx(1, rel=1e-4)
+
+    def test_one_weak_frame_does_not_dominate(self) -> None:
+        # a dark, weakly dreamed frame 1 (H 0.002) between strong ones (H 0.1) on a still scene:
+        # each pair is bounded by 4 (here |0.1 - 0.002|² / ½(0.1² + 0.002²) = 1.92); the old
+        # first-frame normalisation gave 0.098² / 0.002² = 2401 for pair 1
+        outputs = [unit(STILL[0]) + 0.1, unit(STILL[1]) + 0.002, unit(STILL[2]) + 0.1]
+        result = clip_metrics(STILL, outputs)
+        expected = 0.098**2 / (0.5 * (0.1**2 + 0.002**2))
+        assert result.hflicker_per_pair == pytest.approx([expected, expected], rel=1e-3)
+        assert result.hflicker_median == pytest.approx(expected, rel=1e-3)
+
+    def test_a_flipped_dream_is_4(self) -> None:
+        outputs = [unit(STILL[0]) + 0.1, unit(STILL[1]) - 0.1, unit(STILL[2]) + 0.1]
+        result = clip_metrics(STILL, outputs)
+        assert result.hflicker_per_pair == pytest.approx([4, 4], rel=1e-4)
 
     def test_uint8_and_float_frames_agree(self) -> None:
         outputs = [np.clip(frame.astype(np.int16) + 9 * (t % 2), 0, 255).astype(np.uint8)
