@@ -1,25 +1,28 @@
-"""Panoramic VR benchmark: seam ratio of dreamed equirect frames, peak memory and speed at 4K and 8K.
+"""Panoramic VR: the wrap seam's rank among all columns over many seeds, and peak memory at 4K and 8K.
 
-(a) Seam ratio: the mean absolute horizontal difference across the wrap seam (last column → first)
-    divided by the mean over the interior column pairs near it, on a dreamed equirect frame: 1.0 when
-    the seam is like any other column. Measured on what the dream added (output − input), since the
-    input's own content at the seam column sets the ratio of the output (printed too, with the input's);
-    ``--projection equirect`` against plain (flat) dreaming of the same frame, median over seeds. The input is a seamless photographic panorama: six scikit-image photographs on
-    the faces of a cube, seen from its centre, turned so the wrap seam crosses the rocket photograph.
-(b) Peak memory (the high-water RSS, VmHWM, of a fresh process dreaming one frame with ``dreamvid image
-    --preset vr-360``, default ``--max-memory``) at 3840×1920 and 7680×3840; with ``--quick`` the 8K
-    figure is skipped. (Not ``ru_maxrss``: a 4K child started after an 8K one reported the 8K child's
-    peak, to the byte: on Linux the figure can carry over from the parent.)
-(c) Seconds per frame for both (one frame each: the machine is noisy, so read them as rough).
+(a) **Seam rank.** The input is a seamless photographic panorama (six scikit-image photographs on the
+    faces of a cube seen from its centre). For each seed the panorama is also turned by ``seed/seeds``
+    of a turn (a yaw), so different content meets at the seam, and dreamed with ``dreamvid image
+    --preset vr-360 --seed S`` (a fresh process each), once ``--projection equirect`` and once
+    ``--projection flat`` (plain dreaming, the control). On what the dream added (output − input), every
+    column pair x → x+1 (the wrap pair last → first included) gets the ratio of its mean absolute
+    difference to the mean over the 64 pairs within 32 px on either side of it, so each column is
+    compared with its own neighbourhood. The seam's **percentile rank** is the share of all column pairs
+    whose ratio is below the seam's: about 0.5 on average for a seam like any other column, near 1 for a
+    visible seam. Reported: the median over seeds (and the largest).
+(b) **Peak memory**: the high-water RSS (VmHWM) of a fresh ``dreamvid image --preset vr-360`` process
+    (default ``--max-memory``) dreaming one 3840×1920 frame (``--peak-4k-runs``, default 1) and one
+    7680×3840 frame (``--peak-8k-runs``, default 0: one run takes about 6 minutes on 2 cores; give 3 for
+    the figure, the max over runs). Memory does not depend on CPU load; time does.
 
-Usage: python scripts/bench_vr.py [--seeds 4] [--size 1024x512] [--quick] [--sheet rolled.png]
-Last line: ``seam_ratio=X.XX peak_rss_8k_gb=Y.Y`` (equirect mode; the plain figure is printed above).
+Usage:
+    python scripts/bench_vr.py [--seeds 8] [--size 512x256] [--peak-4k-runs 1] [--peak-8k-runs 3]
+        [--keep DIR] [--target NAME=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import subprocess
@@ -31,8 +34,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
+
+TARGETS = {
+    # measured 2026-12-04 (docs/benchmarks.md), with margin
+    "seam_percentile_equirect": ("<=", 0.9),  # median over seeds: the seam is not among the sharpest tenth
+    "seam_percentile_flat": (">=", 0.9),  # control: plain dreaming leaves a seam the measure must see
+    "peak_rss_4k_gb": ("<=", 4.5),
+    "peak_rss_8k_gb": ("<=", 6.0),  # the max over --peak-8k-runs runs
+}
+
+NEAR = 32
+"""Each column pair is compared with the pairs within this many pixels on either side of it."""
 
 
 def photo_panorama(width: int) -> np.ndarray:
@@ -73,106 +87,132 @@ def photo_panorama(width: int) -> np.ndarray:
     return np.ascontiguousarray(np.roll(out, round(0.3 * width), axis=1))  # the seam crosses the rocket photo
 
 
-NEAR = 32
-"""Interior column pairs within this many pixels of the seam, on either side, are the reference."""
+def column_ratios(frame: np.ndarray) -> np.ndarray:
+    """Per column pair x → x+1 (circular; the last is the seam), its mean |difference| over its neighbours'.
 
-
-def seam_ratio(frame: np.ndarray) -> float:
-    """Mean |last column − first column| over the mean |column x+1 − column x| of the interior near the seam.
-
-    The reference is the column pairs within :data:`NEAR` pixels on both sides of the seam, so the
-    ratio compares the seam with the same content (a textured part of the panorama has larger
-    differences everywhere, seam or not): 1.0 is a seam like any other column.
+    The neighbours are the :data:`NEAR` pairs on either side (circularly), the pair itself excluded.
     """
-    f = np.concatenate([frame[:, -NEAR - 1:], frame[:, :NEAR + 1]], axis=1).astype(np.float64)
-    steps = np.abs(np.diff(f, axis=1)).mean(axis=(0, 2))  # 2·NEAR + 1 pairs, the seam in the middle
-    return float(steps[NEAR] / np.delete(steps, NEAR).mean())
+    f = frame.astype(np.float64)
+    steps = np.abs(np.roll(f, -1, axis=1) - f).mean(axis=(0, 2))  # steps[x] = |col x+1 - col x|, x = W-1: seam
+    window = np.ones(2 * NEAR + 1)
+    padded = np.concatenate([steps[-NEAR:], steps, steps[:NEAR]])
+    around = (np.convolve(padded, window, mode="valid") - steps) / (2 * NEAR)
+    return steps / np.maximum(around, 1e-12)
 
 
-def dream_panorama(picture: np.ndarray, projection: str, seed: int) -> np.ndarray:
-    from dreamvid.config import load_config
-    from dreamvid.panorama import Layout, dream_layout
-    from dreamvid.pipeline import build_engine
+def seam_percentile(frame: np.ndarray) -> tuple[float, float]:
+    """(percentile rank of the seam pair's ratio among all pairs, the seam's ratio)."""
+    ratios = column_ratios(frame)
+    seam = ratios[-1]
+    return float((ratios[:-1] < seam).mean()), float(seam)
 
-    import torch
 
-    config = load_config("vr-360", [f"run.seed={seed}", f'vr.projection="{projection}"'])
-    engine = build_engine(config)
-    image = picture.astype(np.float32) / 255
-    out = dream_layout(image, image, engine, config.dream, config, layout=Layout(projection),
-                       generator=torch.Generator().manual_seed(seed))
-    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+def dream(picture: Path, out: Path, projection: str, seed: int, size_flags: list[str] = ()) -> float:
+    """``dreamvid image`` the panorama; seconds (start-up included)."""
+    command = benchlib.cli_command("image", str(picture), "-o", str(out), "--preset", "vr-360", "--seed", str(seed),
+                                   "--projection", projection, *size_flags)
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, env=benchlib.cli_env(), check=False)
+    if result.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - started
+
+
+_PEAK_CHILD = """
+import sys
+from dreamvid.cli import main
+sys.argv = ['dreamvid', 'image', {source!r}, '-o', {out!r}, '--preset', 'vr-360']
+try:
+    main()
+except SystemExit as exit:
+    if exit.code:
+        raise
+peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]
+print('PEAK', int(peak[0].split()[1]) * 1024)
+"""
 
 
 def peak_memory(width: int, folder: Path) -> tuple[float, float]:
-    """(peak RSS in GB, seconds) of a fresh ``dreamvid image`` dreaming one ``width``-wide panorama."""
-    source = folder / f"pano-{width}.png"
-    cv2.imwrite(str(source), cv2.cvtColor(photo_panorama(width), cv2.COLOR_RGB2BGR))
-    child = (
-        "import resource, sys, time\n"
-        "from dreamvid.cli import main\n"
-        f"sys.argv = ['dreamvid', 'image', {str(source)!r}, '-o', {str(folder / f'out-{width}.jpg')!r},"
-        " '--preset', 'vr-360']\n"
-        "started = time.perf_counter()\n"
-        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-        "peak = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]\n"
-        "rss = int(peak[0].split()[1]) * 1024 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print('RESULT', rss / 1e9, time.perf_counter() - started)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=False,
-                            env={"DREAMVID_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
-    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT")]
+    """(peak RSS in GB, seconds) of a fresh ``dreamvid image`` dreaming one ``width``-wide panorama.
+
+    The process reads its own VmHWM after the command returns (``ru_maxrss`` of a child can carry over
+    from its parent on Linux, so it is not used).
+    """
+    source, out = folder / f"pano-{width}.png", folder / f"out-{width}.jpg"
+    if not source.exists():
+        cv2.imwrite(str(source), cv2.cvtColor(photo_panorama(width), cv2.COLOR_RGB2BGR))
+    code = _PEAK_CHILD.format(source=str(source), out=str(out))
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=benchlib.cli_env(),
+                            check=False)
+    seconds = time.perf_counter() - started
+    lines = [line for line in result.stdout.splitlines() if line.startswith("PEAK")]
     if result.returncode != 0 or not lines:
-        raise SystemExit(f"the {width}-wide dream failed: {result.stderr.strip().splitlines()[-1:]}")
-    _, rss, seconds = lines[-1].split()
-    return float(rss), float(seconds)
+        sys.exit(f"error: the {width}-wide dream failed: {result.stderr.strip().splitlines()[-1:]}")
+    return int(lines[-1].split()[1]) / 1e9, seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=4, help="seeds, each with the panorama turned by 1/seeds")
-    parser.add_argument("--size", default="1024x512", help="panorama for the seam ratio, WxH")
-    parser.add_argument("--quick", action="store_true", help="skip the 8K memory figure")
-    parser.add_argument("--sheet", type=Path, help="write the equirect and plain dreams, rolled by half, here")
-    args = parser.parse_args()
-    width = int(args.size.split("x")[0])
+def seam_figures(args: argparse.Namespace, folder: Path) -> dict[str, list[float]]:
+    width = int(args.size.lower().split("x")[0])
     picture = photo_panorama(width)
-    print(f"input panorama {picture.shape[1]}x{picture.shape[0]}: seam ratio {seam_ratio(picture):.2f}")
-    ratios: dict[str, list[float]] = {"equirect": [], "flat": []}
-    whole: dict[str, list[float]] = {"equirect": [], "flat": []}
-    last: dict[str, np.ndarray] = {}
+    print(f"input panorama {picture.shape[1]}x{picture.shape[0]}: seam percentile of the input itself "
+          f"{seam_percentile(picture)[0]:.2f}", flush=True)
+    ranks: dict[str, list[float]] = {"equirect": [], "flat": []}
     for seed in range(args.seeds):
-        # each seed also turns the panorama (a yaw), so different content meets at the seam: the dream
-        # amplifies what is there, and one column's content would otherwise set the figure
         turned = np.ascontiguousarray(np.roll(picture, round(width * seed / args.seeds), axis=1))
-        print(f"seed {seed} input seam ratio {seam_ratio(turned):.2f}")
-        for projection in ratios:
-            started = time.perf_counter()
-            out = dream_panorama(turned, projection, seed)
-            ratios[projection].append(seam_ratio(out.astype(np.float32) - turned))
-            whole[projection].append(seam_ratio(out))
-            last[projection] = out
-            print(f"seed {seed} {projection:8s} seam ratio {ratios[projection][-1]:.2f} of the dream, "
-                  f"{whole[projection][-1]:.2f} of the frame  ({time.perf_counter() - started:.1f} s)", flush=True)
-    for projection, values in ratios.items():
-        print(f"{projection:8s} seam ratio median {statistics.median(values):.2f} (max {max(values):.2f}) of the "
-              f"dream, {statistics.median(whole[projection]):.2f} of the frame")
-    if args.sheet is not None:
-        from dreamvid.images import contact_sheet, write_image
+        source = folder / f"pano-seed{seed}.png"
+        cv2.imwrite(str(source), cv2.cvtColor(turned, cv2.COLOR_RGB2BGR))
+        for projection in ranks:
+            out = folder / f"dream-seed{seed}-{projection}.png"
+            seconds = dream(source, out, projection, seed)
+            dreamed = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+            rank, ratio = seam_percentile(dreamed.astype(np.float32) - turned)
+            ranks[projection].append(rank)
+            print(f"seed {seed} {projection:<9} seam percentile {rank:.3f} (ratio {ratio:.2f}; "
+                  f"90th percentile of all columns {np.percentile(column_ratios(dreamed.astype(np.float32) - turned), 90):.2f})"
+                  f"  {seconds:.1f} s", flush=True)
+    for projection, values in ranks.items():
+        print(f"{projection:<9} seam percentile median {statistics.median(values):.3f}, max {max(values):.3f} "
+              f"over {len(values)} seeds")
+    return ranks
 
-        rolled = [np.roll(last[p], width // 2, axis=1) for p in ("equirect", "flat")]
-        write_image(args.sheet, contact_sheet(rolled, columns=1, width=1400,
-                                              labels=["equirect, rolled by half", "plain, rolled by half"]))
-    with tempfile.TemporaryDirectory() as tmp:
-        rss_4k, seconds_4k = peak_memory(3840, Path(tmp))
-        print(f"3840x1920: peak RSS {rss_4k:.2f} GB, {seconds_4k:.0f} s per frame", flush=True)
-        rss_8k = math.nan
-        if not args.quick:
-            rss_8k, seconds_8k = peak_memory(7680, Path(tmp))
-            print(f"7680x3840: peak RSS {rss_8k:.2f} GB, {seconds_8k:.0f} s per frame", flush=True)
-    print(json.dumps({"seam_equirect": ratios["equirect"], "seam_flat": ratios["flat"]}))
-    print(f"seam_ratio={statistics.median(ratios['equirect']):.2f} peak_rss_8k_gb={rss_8k:.1f}")
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8, help="seeds, each with the panorama turned by 1/seeds (>= 8)")
+    parser.add_argument("--size", default="512x256", help="panorama for the seam rank, WxH (default 512x256)")
+    parser.add_argument("--peak-4k-runs", type=int, default=1, help="runs of the 3840x1920 memory figure (0: skip)")
+    parser.add_argument("--peak-8k-runs", type=int, default=0, help="runs of the 7680x3840 memory figure (0: skip)")
+    parser.add_argument("--keep", type=Path, help="keep the pictures in this folder")
+    benchlib.add_target_option(parser)
+    args = parser.parse_args()
+    targets = benchlib.Targets("bench_vr", TARGETS, args.target)
+    benchlib.header(f"VR benchmark: seam rank at {args.size} over {args.seeds} seeds, preset vr-360; peak memory "
+                    f"{args.peak_4k_runs} run(s) at 4K, {args.peak_8k_runs} at 8K")
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="dreamvid-bench-vr-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    ranks = seam_figures(args, folder)
+    peaks: dict[int, list[float]] = {3840: [], 7680: []}
+    for width, runs in ((3840, args.peak_4k_runs), (7680, args.peak_8k_runs)):
+        for run in range(runs):
+            gb, seconds = peak_memory(width, folder)
+            peaks[width].append(gb)
+            print(f"{width}x{width // 2} run {run + 1}: peak RSS {gb:.2f} GB, {seconds:.0f} s (start-up included)",
+                  flush=True)
+    print()
+    targets.check("seam_percentile_equirect", statistics.median(ranks["equirect"]))
+    targets.check("seam_percentile_flat", statistics.median(ranks["flat"]))
+    for name, width, flag in (("peak_rss_4k_gb", 3840, "--peak-4k-runs"), ("peak_rss_8k_gb", 7680, "--peak-8k-runs")):
+        if peaks[width]:
+            targets.check(name, max(peaks[width]), 2)
+        else:
+            targets.skip(name, f"{flag} 0")
+    if args.keep is None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    return targets.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

