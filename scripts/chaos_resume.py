@@ -107,8 +107,9 @@ class Watch:
         checkpoint_dir, self._frames_kept, _ = _package()
         self.segments = checkpoint_dir(output) / "segments"
 
-    def frames(self) -> int:
-        return self._frames_kept(self.output) or 0
+    def frames(self) -> int | None:
+        """Frames done according to the checkpoint; None when there is none (not started, or finished)."""
+        return self._frames_kept(self.output)
 
     def parts(self) -> tuple[list[Path], list[Path]]:
         """(video-only part files, final part files) beside the output."""
@@ -176,24 +177,30 @@ class Chaos:
             return done % self.segment == self.segment - 1 or done >= self.frames - 1
         return done >= self.frames - 1
 
-    def run(self, *, kill_after: float | None = None, aim: str | None = None) -> tuple[str, bool]:
-        """One run: killed after ``kill_after`` seconds, or as soon as stage ``aim`` is seen, or left to finish.
+    def run(self, *, kill_at: tuple[int, float] | None = None, aim: str | None = None) -> tuple[str, bool]:
+        """One run, killed or left to finish.
+
+        Args:
+            kill_at: ``(frames, delay)``: kill ``delay`` seconds after the checkpoint counts ``frames``.
+            aim: kill as soon as this stage is seen.
 
         Returns (``"killed"`` or ``"finished"``, whether the aimed stage was hit).
         """
-        before = self.watch.frames()
+        before = self.watch.frames() or 0
         if before < self.done_before:
             self.backwards += 1
         process = start(self.cmd)
-        began, seen, first_new, stage = time.perf_counter(), before, None, None
+        began, seen, first_new, stage, reached = time.perf_counter(), before, None, None, None
         while process.poll() is None:
-            done = self.watch.frames()
-            if done < seen:
+            done = self.watch.frames()  # None: no checkpoint (yet, or any more: the output is written)
+            if done is not None and done < seen:
                 self.backwards += 1
-            if done > before and first_new is None:
+            if done is not None and done > before and first_new is None:
                 first_new = done
-            seen = max(seen, done)
-            if kill_after is not None and time.perf_counter() - began >= kill_after:
+            seen = max(seen, done or 0)
+            if kill_at is not None and reached is None and seen >= kill_at[0]:
+                reached = time.perf_counter()
+            if reached is not None and time.perf_counter() - reached >= kill_at[1]:
                 break
             close = aim is not None and self._close_to(aim, seen)
             if close and (stage := self.watch.stage(process.pid if aim == "mux" else None)) == aim:
@@ -206,7 +213,7 @@ class Chaos:
         if finished and process.returncode != 0:
             sys.exit(f"error: {' '.join(self.cmd)} failed: {process.stderr.read().strip()}")
         hit = aim is not None and not finished and stage == aim and self.watch.evidence(aim)
-        after = self.watch.frames() if not finished else seen
+        after = (self.watch.frames() or 0) if not finished else seen
         if after < seen and not finished:
             self.backwards += 1
         if first_new is not None and first_new != before + 1:
@@ -256,11 +263,14 @@ def main() -> int:
     print(f"uninterrupted render: {uninterrupted:.1f} s (load-dependent)", flush=True)
 
     chaos = Chaos(command(clip, resumed, args, "--resume"), resumed, args.frames, segment_frames())
+    # random kill points across the render: a frame count drawn over what is left (the current count:
+    # during start-up), then a delay drawn over one frame's time, so kills land anywhere in a frame
     rng = random.Random(args.seed)
+    per_frame = uninterrupted / args.frames
     random_kills = 0
     for _ in range(args.kills):
-        left = 1 - chaos.watch.frames() / args.frames
-        what, _ = chaos.run(kill_after=rng.uniform(0.05, 0.9) * max(uninterrupted * left, 1.0))
+        done = chaos.watch.frames() or 0
+        what, _ = chaos.run(kill_at=(rng.randint(done, args.frames - 1), rng.uniform(0, per_frame)))
         random_kills += what == "killed"
         if what == "finished":
             break
