@@ -35,13 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 TARGETS = {
-    # measured 2026-12-04 (docs/benchmarks.md), with margin
-    "drift_on": ("<=", 0.15),  # colour coherence on: largest |relative drift| of saturation or luminance
-    "hue_drift_on": ("<=", 10.0),  # degrees
-    "drift_off": ("<=", 0.6),  # without colour coherence the colours wander; a ceiling, not a goal
-    "hue_drift_off": ("<=", 60.0),
-    "coherence_gain": (">=", 1.5),  # drift off / drift on
-    "detail_kept": (">=", 0.9),  # high-frequency energy after / before one resample (preset filter)
+    # Today's behaviour is the truth: bounds are the default run's figures (2026-12-04, docs/benchmarks.md;
+    # measured value in each comment) with a margin, not goals.
+    "drift_on": ("<=", 0.1),  # colour coherence on: max |relative drift| of saturation or luminance: 0.053
+    "hue_drift_on": ("<=", 15.0),  # degrees: 9.3 (still growing at frame 150)
+    "drift_off": ("<=", 0.3),  # without colour coherence the colours wander; a ceiling, not a goal: 0.190
+    "hue_drift_off": ("<=", 25.0),  # 13.5
+    "coherence_gain": (">=", 2.0),  # drift off / drift on: 3.57
+    "detail_kept": (">=", 0.88),  # HF energy after / before one resample; deterministic: lanczos 0.910, cubic 0.857, linear 0.587
 }
 
 
