@@ -29,7 +29,7 @@ if [ "$quick" = 1 ]; then
   )
 else
   benches=(
-    "bench_engine"
+    "bench_engine --allocator-compare"
     "bench_video"
     "bench_zoom"
     "bench_vr --peak-8k-runs 3"

@@ -24,7 +24,7 @@ traffic of an engine with no fusion); from these the arithmetic intensity (FLOP/
 
 Usage:
     python scripts/bench_engine.py [--size 1280x720] [--rounds 3] [--iters 5] [--warmup 2]
-        [--precision auto,bf16,fp32] [--threads N] [--no-timing] [--target NAME=VALUE ...]
+        [--precision auto,bf16,fp32] [--threads N] [--allocator-compare] [--no-timing] [--target NAME=VALUE ...]
 
 Timings need a quiet machine: other processes on the cores make every figure slower and uneven.
 """
@@ -54,6 +54,7 @@ TARGETS = {
     "fp32_update_cosine": (">=", 0.99),  # engine at fp32 takes the naive loop's step (BN folding is exact)
     "triad_gbs": (">=", 1.0),  # a sanity floor: the figure describes the machine, not the code
     "roofline_share_auto": (">=", 0.02),  # engine's FLOP/s over its roofline bound at auto
+    "allocator_gain": (">=", 1.0),  # engine ms with glibc's defaults / with the CLI's allocator settings
 }
 
 
@@ -235,14 +236,18 @@ def analyse(width: int, height: int, threads: int, triad_mb: int, top: int) -> d
 
 def _timings(args: argparse.Namespace, width: int, height: int) -> dict[str, list[float]]:
     """Per path, the median of each fresh process; rounds alternate the order of the paths."""
-    paths = [("naive", "fp32")] + [("engine", p) for p in args.precisions]
+    paths = [("naive", "fp32", "cli")] + [("engine", p, "cli") for p in args.precisions]
+    if args.allocator_compare:
+        paths.append(("engine", "auto", "default"))
     medians: dict[str, list[float]] = {}
     for round_index in range(args.rounds):
         order = paths if round_index % 2 == 0 else paths[::-1]
-        for path, precision in order:
-            result = benchlib.run_fresh(SCRIPT, "time_path", path=path, precision=precision, width=width,
-                                        height=height, iters=args.iters, warmup=args.warmup, threads=args.threads)
+        for path, precision, allocator in order:
+            result = benchlib.run_fresh(SCRIPT, "time_path", allocator=allocator, path=path, precision=precision,
+                                        width=width, height=height, iters=args.iters, warmup=args.warmup,
+                                        threads=args.threads)
             key = "naive" if path == "naive" else f"engine_{precision}"
+            key += "_glibc_default" if allocator == "default" else ""
             ms = statistics.median(result["times"]) * 1e3
             medians.setdefault(key, []).append(ms)
             print(f"  round {round_index + 1}: {key:<12} ({result['dtype']}) {ms:7.0f} ms/iter median, "
@@ -287,6 +292,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--triad-mb", type=int, default=256, help="MB per triad array (default 256)")
     parser.add_argument("--top", type=int, default=10, help="operators to list from the profile")
+    parser.add_argument("--allocator-compare", action="store_true",
+                        help="also time the engine (auto) with glibc's default allocator, not the CLI's settings")
     parser.add_argument("--no-timing", action="store_true",
                         help="skip the timed rounds: only the figures a loaded machine cannot change (FLOPs, "
                              "bytes, intensity, the fp32 cosine)")
@@ -315,7 +322,7 @@ def main() -> int:
     print()
     targets.check("fp32_update_cosine", figures["fp32_update_cosine"], 4)
     timed = ["speedup_vs_naive", "speedup_bf16_vs_naive", "speedup_fp32_vs_naive", "engine_ms_auto", "triad_gbs",
-             "roofline_share_auto"]
+             "roofline_share_auto", "allocator_gain"]
     if args.no_timing:
         for name in timed:
             targets.skip(name, "--no-timing")
@@ -330,6 +337,10 @@ def main() -> int:
     targets.check("engine_ms_auto", ms["engine_auto"], 0)
     targets.check("triad_gbs", figures["triad_gbs"], 1)
     targets.check("roofline_share_auto", shares["engine_auto"], 3)
+    if "engine_auto_glibc_default" in ms:
+        targets.check("allocator_gain", ms["engine_auto_glibc_default"] / ms["engine_auto"], 2)
+    else:
+        targets.skip("allocator_gain", "no --allocator-compare")
     return targets.finish()
 
 
