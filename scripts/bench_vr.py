@@ -17,7 +17,7 @@
 
 Usage:
     python scripts/bench_vr.py [--seeds 8] [--size 512x256] [--peak-4k-runs 1] [--peak-8k-runs 3]
-        [--keep DIR] [--target NAME=VALUE ...]
+        [--memory-only] [--keep DIR] [--target NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 TARGETS = {
-    # measured 2026-12-04 (docs/benchmarks.md), with margin
-    "seam_percentile_equirect": ("<=", 0.9),  # median over seeds: the seam is not among the sharpest tenth
-    "seam_percentile_flat": (">=", 0.9),  # control: plain dreaming leaves a seam the measure must see
+    # Today's behaviour is the truth: bounds are the measured figures (2026-12-04, docs/benchmarks.md; in the
+    # comments) with a margin, not goals.
+    "seam_percentile_equirect": ("<=", 0.75),  # median over seeds: 0.436 (8 seeds at 512x256; max 0.867)
+    "seam_percentile_flat": (">=", 0.95),  # control: plain dreaming leaves a seam the measure must see: 1.000
     "peak_rss_4k_gb": ("<=", 4.5),
-    "peak_rss_8k_gb": ("<=", 6.0),  # the max over --peak-8k-runs runs
+    "peak_rss_8k_gb": ("<=", 6.0),  # the max over --peak-8k-runs runs; earlier runs 5.37, 5.60
 }
 
 NEAR = 32
@@ -183,6 +184,7 @@ def main() -> int:
     parser.add_argument("--size", default="512x256", help="panorama for the seam rank, WxH (default 512x256)")
     parser.add_argument("--peak-4k-runs", type=int, default=1, help="runs of the 3840x1920 memory figure (0: skip)")
     parser.add_argument("--peak-8k-runs", type=int, default=0, help="runs of the 7680x3840 memory figure (0: skip)")
+    parser.add_argument("--memory-only", action="store_true", help="skip the seam rank (memory figures only)")
     parser.add_argument("--keep", type=Path, help="keep the pictures in this folder")
     benchlib.add_target_option(parser)
     args = parser.parse_args()
@@ -191,7 +193,7 @@ def main() -> int:
                     f"{args.peak_4k_runs} run(s) at 4K, {args.peak_8k_runs} at 8K")
     folder = args.keep or Path(tempfile.mkdtemp(prefix="dreamvid-bench-vr-"))
     folder.mkdir(parents=True, exist_ok=True)
-    ranks = seam_figures(args, folder)
+    ranks = seam_figures(args, folder) if not args.memory_only else {}
     peaks: dict[int, list[float]] = {3840: [], 7680: []}
     for width, runs in ((3840, args.peak_4k_runs), (7680, args.peak_8k_runs)):
         for run in range(runs):
@@ -200,8 +202,11 @@ def main() -> int:
             print(f"{width}x{width // 2} run {run + 1}: peak RSS {gb:.2f} GB, {seconds:.0f} s (start-up included)",
                   flush=True)
     print()
-    targets.check("seam_percentile_equirect", statistics.median(ranks["equirect"]))
-    targets.check("seam_percentile_flat", statistics.median(ranks["flat"]))
+    for projection in ("equirect", "flat"):
+        if ranks:
+            targets.check(f"seam_percentile_{projection}", statistics.median(ranks[projection]))
+        else:
+            targets.skip(f"seam_percentile_{projection}", "--memory-only")
     for name, width, flag in (("peak_rss_4k_gb", 3840, "--peak-4k-runs"), ("peak_rss_8k_gb", 7680, "--peak-8k-runs")):
         if peaks[width]:
             targets.check(name, max(peaks[width]), 2)
