@@ -106,17 +106,18 @@ class Watch:
         self.output = output
         checkpoint_dir, self._frames_kept, _ = _package()
         self.segments = checkpoint_dir(output) / "segments"
+        self.stale: set[str] = set()  # part files left by earlier runs: not this run's stage
 
     def frames(self) -> int | None:
         """Frames done according to the checkpoint; None when there is none (not started, or finished)."""
         return self._frames_kept(self.output)
 
     def parts(self) -> tuple[list[Path], list[Path]]:
-        """(video-only part files, final part files) beside the output."""
+        """(video-only part files, final part files) beside the output, leaving out :attr:`stale` ones."""
         prefix = f".{self.output.name}."
         video, final = [], []
         for entry in os.scandir(self.output.parent):
-            if entry.name.startswith(prefix) and ".part" in entry.name:
+            if entry.name.startswith(prefix) and ".part" in entry.name and entry.name not in self.stale:
                 (video if ".video.part" in entry.name else final).append(Path(entry.path))
         return video, final
 
@@ -189,6 +190,8 @@ class Chaos:
         before = self.watch.frames() or 0
         if before < self.done_before:
             self.backwards += 1
+        self.watch.stale = set()
+        self.watch.stale = {p.name for group in self.watch.parts() for p in group}
         process = start(self.cmd)
         began, seen, first_new, stage, reached = time.perf_counter(), before, None, None, None
         while process.poll() is None:
