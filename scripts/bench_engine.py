@@ -229,8 +229,8 @@ def analyse(width: int, height: int, threads: int, triad_mb: int, top: int) -> d
     engine32, _ = _make_step("engine", "fp32")
     out_naive = naive(image, torch.Generator().manual_seed(2))
     out_engine = engine32(image, torch.Generator().manual_seed(2))
-    figures["fp32_update_cosine"] = float(F.cosine_similarity((out_naive - image).flatten(),
-                                                              (out_engine - image).flatten(), dim=0))
+    figures["fp32_update_cosine"] = float(F.cosine_similarity((out_naive - image).flatten().double(),
+                                                              (out_engine - image).flatten().double(), dim=0))
     return figures
 
 
