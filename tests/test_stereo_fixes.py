@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from dreamvid.arrays import to_uint8
 from dreamvid.audio import NAMES, Envelopes
 from dreamvid.config import load_config
 from dreamvid.panorama import Layout
-from dreamvid.pipeline import build_engine, dream_frames
-from dreamvid.react import Timeline
+from dreamvid.pipeline import engine_for
+from dreamvid.timeline import Timeline
+from test_pipeline_video import dream_frames  # noqa: I001 (tests/ is on the path)
 
 FAST = ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1", "video.seeded_steps=2", "run.device='cpu'"]
 STEREO = Layout("flat", "top-bottom")
@@ -26,9 +27,8 @@ def stereo_still() -> np.ndarray:
 
 
 def render(config, timeline=None) -> list[np.ndarray]:
-    engine = build_engine(config)
-    return list(dream_frames([stereo_still()] * 2, engine, config, generator=torch.Generator().manual_seed(0),
-                             timeline=timeline, layout=STEREO))
+    pairs = dream_frames([stereo_still()] * 2, engine_for(config), config, timeline=timeline, layout=STEREO)
+    return [to_uint8(frame) for _, frame in pairs]
 
 
 def test_scheduled_fresh_boost_dreams_a_stereo_video():
