@@ -36,7 +36,6 @@ from dreamvid.images import check_output_path, contact_sheet, read_image, write_
 from dreamvid.panorama import Layout, check_layout_size, resolve_layout
 from dreamvid.programs import CoherenceProgram, Dreamer, StillProgram, ZoomProgram
 from dreamvid.render import PREVIEW_FRAMES, render, steps
-from dreamvid.schedule import is_schedule, parse_schedule
 from dreamvid.settings import Config
 from dreamvid.spherical import read_spherical
 from dreamvid.config import config_to_dict, save_config_json
@@ -57,11 +56,8 @@ def engine_for(config: Config) -> Engine:
     Raises:
         ConfigError, ModelError, ObjectiveError, InputError: with a one-line message.
     """
-    texts = [config.dream.objective]
-    if is_schedule(config.dream.objective):
-        texts = [str(v) for v in parse_schedule(config.dream.objective, name="dream.objective").values]
-    return build_engine(objectives=texts, model=config.model.name, weights=config.model.weights or None,
-                        device=config.run.device, precision=config.run.precision,
+    return build_engine(objectives=config.dream.objectives, model=config.model.name,
+                        weights=config.model.weights or None, device=config.run.device, precision=config.run.precision,
                         max_memory=config.run.max_memory_bytes)
 
 

@@ -123,6 +123,18 @@ class DreamConfig:
         if 0 < self.max_size < 32:
             fail(self, "max_size", max_size_expected, repr(self.max_size))
 
+    @property
+    def objectives(self) -> list[str]:
+        """Every objective this table names: the one, or each value of a schedule of objectives.
+
+        Example:
+            >>> DreamConfig(objective="0:b8, 120:b12:7").objectives
+            ['b8', 'b12:7']
+        """
+        if not is_schedule(self.objective):
+            return [self.objective]
+        return [str(v) for v in parse_schedule(self.objective, name="dream.objective").values]
+
 
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
