@@ -21,7 +21,6 @@ themselves live in :mod:`dreamvid.settings`, which checks every reaction it is g
 from __future__ import annotations
 
 import ast
-import dataclasses
 import difflib
 import operator
 import re
