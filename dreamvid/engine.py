@@ -48,12 +48,20 @@ from dreamvid.errors import ConfigError
 from dreamvid.images import read_image, to_tensor
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
-from dreamvid.ops import gaussian_blur, laplacian_normalize, octave_sizes, random_affine, resize, resize_weight, total_variation
+from dreamvid.ops import (
+    gaussian_blur,
+    laplacian_normalize,
+    octave_sizes,
+    random_affine,
+    resize,
+    resize_weight,
+    total_variation,
+)
 from dreamvid.settings import DreamConfig
 from dreamvid.tiles import estimate_step_memory, tiled_gradient
 
 Progress = Callable[..., None]
-"""``progress(done, total, preview=None)``: called as work is done (``preview``: the latest frame, or ``None``)."""
+"""``progress(done, total, preview=None)``: called as work is done (``preview``: the latest frame or ``None``)."""
 
 GUIDE_MAX_SIDE = 512
 """Guide pictures (``guide:x.jpg`` objectives) are shrunk to this longest side before their features are taken."""
@@ -145,8 +153,8 @@ def ascent_step(
 
     Args:
         weight: optional ``(1, 1, H, W)`` per-pixel step weight (e.g. a mask); applied after normalising.
-        max_memory: bytes one step may use (see :func:`estimate_step_memory`); larger images are dreamed
-            in tiles. ``None``: no limit.
+        max_memory: bytes one step may use (see :func:`dreamvid.tiles.estimate_step_memory`); larger
+            images are dreamed in tiles. ``None``: no limit.
         wrap_x: the left and right edges are neighbours (equirectangular panoramas).
 
     Tiles: the biggest that fit ``max_memory`` less the frame's own full-size buffers (48 bytes per
@@ -220,10 +228,8 @@ def dream(
         weight: optional ``(1, 1, H, W)`` per-pixel step multiplier (e.g. larger where a video frame
             shows newly revealed content), resized to each octave; ``(1, 1, H, 1)`` weighs whole rows.
         max_memory: bytes one gradient step may use; octaves whose step would need more (by
-            :func:`estimate_step_memory`) are dreamed in tiles. ``None``: no limit. The estimate is
-            conservative: a whole dream (octaves=2, steps=3, b10, bf16) raised the peak RSS by
-            1.07 GB for a 3840×1920 frame with 1 GB and by 1.9 GB for 7680×3840 with 2 GB, on top
-            of the process (about 0.8 GB) and the caller's frames.
+            :func:`dreamvid.tiles.estimate_step_memory`, a conservative estimate: docs/benchmarks.md)
+            are dreamed in tiles. ``None``: no limit.
         wrap_x: treat the left and right edges as neighbours (equirectangular 360° panoramas).
 
     Returns:
@@ -341,7 +347,8 @@ class Engine:
         return self.objectives[text]
 
     def dream(self, image: torch.Tensor, settings: DreamConfig, *, generator: torch.Generator,
-              weight: torch.Tensor | None = None, wrap_x: bool = False, progress: Progress | None = None) -> torch.Tensor:
+              weight: torch.Tensor | None = None, wrap_x: bool = False,
+              progress: Progress | None = None) -> torch.Tensor:
         """:func:`dream` of a ``(1, 3, H, W)`` tensor with this engine's model, objective, precision and memory."""
         return dream(image, self.model, self.objective(settings.objective), settings, generator=generator,
                      precision=self.precision, progress=progress, weight=weight, max_memory=self.max_memory,
