@@ -19,12 +19,8 @@ import torch
 from dreamvid.arrays import check_frame, to_float, to_uint8
 from dreamvid.audio import SAMPLE_RATE, Envelopes, analyze
 from dreamvid.engine import Engine, Progress, build_engine
-from dreamvid.panorama import check_layout_size, resolve_layout
-from dreamvid.pipeline import dreamer_for
-from dreamvid.programs import StillProgram
-from dreamvid.render import steps
+from dreamvid.pipeline import dream_picture
 from dreamvid.settings import Config
-from dreamvid.timeline import Timeline
 from dreamvid.video import read_audio
 
 Image = TypeVar("Image", torch.Tensor, np.ndarray)
@@ -59,12 +55,7 @@ def dream(image: Image, config: Config | None = None, *, progress: Progress | No
         torch.Size([1, 3, 32, 32])
     """
     config = config if config is not None else Config()
-    picture = _to_picture(image)
-    size = (picture.shape[1], picture.shape[0])
-    layout = resolve_layout(config.vr, None, size, source="the image")
-    check_layout_size(layout, size)
-    program = StillProgram(dreamer_for(config, _engine(config), layout, progress=progress))
-    (_, result), = steps(program, [picture], Timeline(config).at)
+    result = dream_picture(config, _engine(config), _to_picture(image), progress=progress, source="the image")
     return _like(result, image)
 
 

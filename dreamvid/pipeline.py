@@ -29,6 +29,7 @@ import dreamvid
 from dreamvid.arrays import to_float, to_uint8
 from dreamvid.audio import SAMPLE_RATE, analyze
 from dreamvid.checkpoint import Checkpoint, file_identity
+from dreamvid.config import config_to_dict, save_config_json
 from dreamvid.engine import Engine, Progress, build_engine, noise_image, resolve_device, seeded_generator
 from dreamvid.errors import ConfigError, InputError
 from dreamvid.flow import make_flow
@@ -38,7 +39,6 @@ from dreamvid.programs import CoherenceProgram, Dreamer, StillProgram, ZoomProgr
 from dreamvid.render import PREVIEW_FRAMES, render, steps
 from dreamvid.settings import Config
 from dreamvid.spherical import read_spherical
-from dreamvid.config import config_to_dict, save_config_json
 from dreamvid.timeline import Timeline
 from dreamvid.video import VideoInfo, output_format, probe, read_audio, read_frames
 
@@ -70,6 +70,16 @@ def dreamer_for(config: Config, engine: Engine, layout: Layout, *, fps: float = 
         flow = make_flow(config.video.flow, weights=config.video.flow_weights or None, device=str(engine.device),
                          wrap_x=layout.equirect)
     return Dreamer(engine, layout, seed=config.run.seed, fps=fps, poles=config.vr.poles, flow=flow, progress=progress)
+
+
+def dream_picture(config: Config, engine: Engine, picture: np.ndarray, *, progress: Progress | None = None,
+                  source: str = "the picture") -> np.ndarray:
+    """Dream an ``(H, W, 3)`` float32 picture in [0, 1] as ``config`` says (its ``[vr]`` layout, schedules at
+    frame 0): a :class:`~dreamvid.programs.StillProgram` stepped once. Returns a new float32 array."""
+    layout = _still_layout(config, picture, source=source)
+    program = StillProgram(dreamer_for(config, engine, layout, progress=progress))
+    _, result = next(steps(program, [picture], Timeline(config).at))
+    return result
 
 
 def dream_image(
@@ -104,11 +114,9 @@ def dream_image(
         noise = noise_image(width, height, generator=seeded_generator(config.run.seed, "noise"))
         picture = np.ascontiguousarray(noise[0].permute(1, 2, 0).numpy())
     size = (picture.shape[1], picture.shape[0])
-    layout = resolve_layout(config.vr, None, size, source=str(input or "the noise"))
-    check_layout_size(layout, size)
+    _still_layout(config, picture, source=str(input or "the noise"))  # refuse a bad layout before loading the model
     engine = engine_for(config)
-    program = StillProgram(dreamer_for(config, engine, layout, progress=progress))
-    (_, result), = steps(program, [picture], Timeline(config).at)
+    result = dream_picture(config, engine, picture, progress=progress, source=str(input or "the noise"))
     del picture
     info = {
         "dreamvid": dreamvid.__version__,
@@ -325,6 +333,14 @@ def _zoom_start(config: Config, input: str | os.PathLike | None, size: tuple[int
     width, height = size or (512, 512)
     noise = noise_image(width, height, generator=seeded_generator(config.run.seed, "noise"))
     return np.ascontiguousarray(noise[0].permute(1, 2, 0).numpy())
+
+
+def _still_layout(config: Config, picture: np.ndarray, *, source: str) -> Layout:
+    """The layout of a still: ``[vr]`` (``auto`` is flat mono: a picture carries no 360 metadata), checked."""
+    size = (picture.shape[1], picture.shape[0])
+    layout = resolve_layout(config.vr, None, size, source=source)
+    check_layout_size(layout, size)
+    return layout
 
 
 def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from dreamvid.settings import DreamConfig, FrameSettings
 S = TypeVar("S")
 
 
-class Program(Protocol, Generic[S]):
+class Program(Protocol[S]):
     """What the render loop needs of a program: a first state, a step, and the state as arrays and back."""
 
     def start(self) -> S: ...

@@ -149,7 +149,7 @@ class RunConfig:
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         max_memory: Gigabytes (10⁹ bytes) one gradient step may use, 0.05 to 10 000; frames whose step
-            would need more are dreamed in overlapping tiles (see :mod:`dreamvid.dream`). 0: no limit.
+            would need more are dreamed in overlapping tiles (see :mod:`dreamvid.tiles`). 0: no limit.
 
     Example:
         >>> RunConfig(device="cuda:1").device
@@ -180,7 +180,7 @@ class RunConfig:
 
     @property
     def max_memory_bytes(self) -> int | None:
-        """``max_memory`` in bytes, or ``None`` for no limit (what :func:`dreamvid.dream.dream` takes)."""
+        """``max_memory`` in bytes, or ``None`` for no limit (what :func:`dreamvid.engine.dream` takes)."""
         return round(self.max_memory * 1e9) if self.max_memory else None
 
 
