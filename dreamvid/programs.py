@@ -73,16 +73,17 @@ class Dreamer:
     flow: FlowFunction | None = None
     progress: Progress | None = None
 
-    def dream(self, seed: np.ndarray, source: np.ndarray, settings: DreamConfig, at: FrameSettings, *,
+    def dream(self, image: np.ndarray, source: np.ndarray, settings: DreamConfig, at: FrameSettings, *,
               rng: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Dream one frame as the layout says, from the generator state ``rng``; returns ``(frame, rng after)``.
+        """Dream the frame ``image`` (``source`` plus what was carried into it) as the layout says, from the
+        generator state ``rng``; returns ``(dreamed frame, generator state after)``.
 
         ``settings`` is the schedule for this frame (``at.dream`` or ``at.seeded``); the right eye of a stereo
         frame takes ``at.seeded`` and ``at.video.fresh_boost``, the values in force at this frame.
         """
         generator = torch.Generator()
         generator.set_state(torch.from_numpy(np.array(rng, dtype=np.uint8)))
-        out = dream_layout(seed, source, self.engine, settings, layout=self.layout, generator=generator,
+        out = dream_layout(image, source, self.engine, settings, layout=self.layout, generator=generator,
                            touch_up=at.seeded, fresh_boost=float(at.video.fresh_boost), poles=self.poles,
                            weight=weight, flow=self.flow, progress=self.progress)
         return out, generator.get_state().numpy()
