@@ -373,8 +373,8 @@ def to_tensor(image: np.ndarray, *, device: torch.device | str = "cpu") -> torch
         [0.0, 0.20000000298023224, 1.0]
     """
     check_frame(image, "image")
-    pixels = torch.from_numpy(to_float(image)).permute(2, 0, 1).unsqueeze(0)  # a new array: ``image`` untouched
-    return pixels.to(device, memory_format=torch.contiguous_format)
+    planes = np.ascontiguousarray(to_float(image).transpose(2, 0, 1))  # new arrays: ``image`` is untouched
+    return torch.from_numpy(planes).unsqueeze(0).to(device)
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
