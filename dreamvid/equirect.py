@@ -244,7 +244,7 @@ def motion_per_frame(fps: float, *, zoom: float = 1.0, roll: float = 0.0, yaw: f
                      pitch: float = 0.0) -> dict[str, float]:
     """One frame's share of per-second rates, as keyword arguments for :func:`motion_maps`.
 
-    ``zoom ** (1/fps)`` and ``degrees / fps`` (DESIGN §2). Because a frame's motion is the flow of one
+    ``zoom ** (1/fps)`` and ``degrees / fps``, exactly. Because a frame's motion is the flow of one
     continuous motion (see :func:`motion_maps`), n frames at ``n·fps`` compose to exactly one at ``fps``.
 
     Args:

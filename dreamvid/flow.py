@@ -16,7 +16,7 @@ Convention:
       ``p − f(p)`` is wrong wherever the motion changes (object edges), because ``f`` lives on the
       previous frame's grid, not the current one.
 
-Methods (:data:`FLOW_METHODS`; figures at 1080p from DESIGN §5): ``"dis"`` (DIS, medium preset, the
+Methods (:data:`FLOW_METHODS`; figures measured at 1080p on a CPU): ``"dis"`` (DIS, medium preset, the
 default: 0.08 px end-point error, 0.12 s per frame on a CPU), ``"dis-fast"`` (DIS, fast preset: 0.14 px,
 0.03 s) and ``"farneback"`` (dense polynomial expansion: 1 px, 0.45 s; a fallback). A RAFT method
 (torchvision's ``raft_small``, only when its weights are already on disk; H and W multiples of 8) is a

@@ -11,11 +11,11 @@ Convention:
       ``reliability(f, flow(input_t+1, input_t), soft=False)``: 1 where frame t's pixel is visible in
       frame t+1 and the flow is trusted, 0 elsewhere (occlusions, motion boundaries, the frame edge).
 
-Metrics (Lai et al. 2018, "Learning Blind Video Temporal Consistency", and DESIGN §5):
+Metrics (after Lai et al. 2018, "Learning Blind Video Temporal Consistency"):
     - ``E_warp(V) = Σ M·‖V_t − warp(V_t+1, f)‖² / (3·Σ M)``, averaged over pairs: the mean squared
       difference per reliable pixel and channel. Dividing by the channel count follows Lai et al.'s
-      evaluation code (its mask has three channels) and DESIGN §5's sanity figures: independent noise
-      of σ per frame scores about ``2σ²`` (4.7e-3 for σ = 0.05 measured here; the channel *sum* would be
+      evaluation code (its mask has three channels) and gives the expected sanity figure: independent
+      noise of σ per frame scores about ``2σ²`` (4.7e-3 for σ = 0.05 measured here; the channel *sum* would be
       three times that). Reported for the output and, as the floor the motion and the flow's own errors
       set, for the input.
     - ``hflicker = Σ M·‖H_t − warp(H_t+1, f)‖² / Σ M·‖H_t‖²`` with the hallucination ``H = output −

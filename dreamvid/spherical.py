@@ -3,9 +3,9 @@
 Players (YouTube, VR headsets, VLC) show a video as a sphere only when its file says so. Two schemes from
 Google's spatial-media specifications are in use, and :func:`write_spherical` writes both:
 
-- **V1** (``docs/spherical-video-rfc.md``): a ``uuid`` box ``ffcc8263-f855-4a93-8814-587a02521fdd`` in the
+- **V1** (the Spherical Video RFC): a ``uuid`` box ``ffcc8263-f855-4a93-8814-587a02521fdd`` in the
   video ``trak``, holding RDF/XML: ``GSpherical:Spherical``, ``ProjectionType``, ``StereoMode``, ...
-- **V2** (``docs/spherical-video-v2-rfc.md``): ``st3d`` (the stereo layout, one byte) and
+- **V2** (the Spherical Video V2 RFC): ``st3d`` (the stereo layout, one byte) and
   ``sv3d{svhd, proj{prhd, equi|cbmp|mshp}}`` in the video sample entry (``avc1``, ``hvc1``, ...). Where a
   file has both and they disagree, V2 wins, as the specification says.
 
