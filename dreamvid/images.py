@@ -273,9 +273,9 @@ def check_output_path(
 def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> None:
     """Write an RGB frame atomically, in the format named by the file extension.
 
-    The image is encoded in memory, written to a hidden ``.NAME.XXXX.part`` file next to the target,
-    flushed to disk and renamed over the target. On any failure the part file is removed and the target
-    is left as it was (absent, or the old file).
+    The image is encoded in memory, written to a hidden part file next to the target, flushed to disk and
+    renamed over the target (:mod:`dreamvid.fileio`). On any failure the part file is removed and the
+    target is left as it was (absent, or the old file).
 
     Args:
         path: Output file; its extension (one of :data:`IMAGE_EXTENSIONS`, any case) picks the format.
