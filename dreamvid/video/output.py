@@ -193,7 +193,6 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return name
 
 
-
 def _check_target(target: Path, format_name: str, inputs: Sequence[str | os.PathLike[str]]) -> Path:
     """Check before any work that the output can be written and would not overwrite an input."""
     if format_name != "png":
@@ -217,8 +216,8 @@ def _check_target(target: Path, format_name: str, inputs: Sequence[str | os.Path
     return target
 
 
-
 def _check_fps(fps: Fraction | int) -> Fraction:
+    """``fps`` as an exact Fraction, or a ConfigError unless it is an int or Fraction in (0, 1000]."""
     if isinstance(fps, bool) or not isinstance(fps, (Fraction, int)):
         raise ConfigError(f"expected an exact frame rate such as Fraction(24000, 1001), got {fps!r}")
     if fps <= 0 or fps > 1000:
@@ -227,6 +226,7 @@ def _check_fps(fps: Fraction | int) -> Fraction:
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
+    """``(width, height)`` as ints, or a ConfigError unless each side is from 1 to 16384."""
     if (not isinstance(size, (tuple, list)) or len(size) != 2 or not all(is_int(side) for side in size)
             or min(size) < 1 or max(size) > 16384):
         raise ConfigError(f"expected a frame size (width, height) from 1 to 16384 pixels, got {size!r}")
@@ -234,6 +234,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _check_crf(crf: int, format_name: str) -> int:
+    """``crf``, or a ConfigError unless it is in the encoder's range (0-51 for H.264, 0-63 otherwise)."""
     highest = 51 if format_name == "mp4" else 63
     if not is_int(crf) or not 0 <= crf <= highest:
         raise ConfigError(f"expected a CRF from 0 to {highest} for {format_name}, got {crf!r}")

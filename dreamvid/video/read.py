@@ -251,7 +251,6 @@ def _read_into(stream: IO[bytes], buffer: memoryview) -> int:
     return filled
 
 
-
 def read_audio(
     path: str | os.PathLike[str],
     *,
