@@ -27,6 +27,7 @@ The ffmpeg bundled with imageio-ffmpeg reads both schemes (``ffmpeg -i`` lists `
 
 from __future__ import annotations
 
+import itertools
 import logging
 import mmap
 import os
@@ -319,9 +320,9 @@ def write_spherical(
             # Media data after the old moov moves by the change in its size; data before it stays put.
             delta = len(moov.to_bytes()) - (moov_box.end - moov_box.start)
             moov = _shift_chunk_offsets(moov, delta, after=moov_box.end)
-            for piece in (_chunks(data, 0, moov_box.start), [moov.to_bytes()], _chunks(data, moov_box.end, len(data))):
-                for chunk in piece:
-                    stream.write(chunk)
+            pieces = (_chunks(data, 0, moov_box.start), [moov.to_bytes()], _chunks(data, moov_box.end, len(data)))
+            for chunk in itertools.chain.from_iterable(pieces):
+                stream.write(chunk)
     except _BoxError as exc:
         raise OutputError(f"{failure}: {exc}; give an MP4 file with a video track") from None
 
