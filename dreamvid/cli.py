@@ -141,6 +141,7 @@ class _Bar:
 
     On a terminal the line redraws in place; otherwise a line is printed at every tenth of the work. The
     first call starts the clock (with ``done`` > 0 for a resumed render: the rate counts from there).
+    A ``preview`` frame, when the render passes one, is not drawn.
     """
 
     def __init__(self, label: str, unit: str = "steps", width: int = 24) -> None:
@@ -150,7 +151,7 @@ class _Bar:
         self._tty = sys.stderr.isatty()
         self._last_tenth = -1
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, preview: object = None) -> None:
         now = time.monotonic()
         if self._start is None:
             self._start, self._first = now, done
@@ -336,7 +337,7 @@ def video(
     and the exit status is 3. Other errors: one line, exit status 1.
     """
     from dreamvid.config import load_config
-    from dreamvid.pipeline import dream_video
+    from dreamvid.pipeline import render_video
 
     with _errors(debug, interrupted=_resume_hint(output)):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
@@ -344,7 +345,7 @@ def video(
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
         _use_threads(config)
-        _render_resumable("frames", lambda bar, resume, restart: dream_video(
+        _render_resumable("frames", lambda bar, resume, restart: render_video(
             config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
             audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
 
@@ -383,7 +384,7 @@ def zoom(
     """
     from dreamvid.config import load_config
     from dreamvid.images import parse_size
-    from dreamvid.pipeline import dream_zoom
+    from dreamvid.pipeline import render_zoom
 
     with _errors(debug, interrupted=_resume_hint(output)):
         rate = _parse_fps(fps)
@@ -393,7 +394,7 @@ def zoom(
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
         _use_threads(config)
-        _render_resumable("frames", lambda bar, resume, restart: dream_zoom(
+        _render_resumable("frames", lambda bar, resume, restart: render_zoom(
             config, output, frames=frames, fps=rate, input=input, size=frame_size, loop=loop, audio=audio,
             audio_start=start, duration=duration, progress=bar, resume=resume, restart=restart),
             resume=resume, restart=restart)
@@ -453,25 +454,17 @@ def analyze(
 
 def _write_csv(path: Path, env) -> None:  # noqa: ANN001
     """Per-frame envelopes as CSV (frame, time, the envelopes, is_beat), written atomically."""
-    import os
-
     import numpy as np
 
     from dreamvid.audio import NAMES
-    from dreamvid.errors import OutputError
+    from dreamvid.fileio import write_bytes
 
     beat_frames = set(np.round(env.beats * env.fps).astype(int).tolist())
     lines = ["frame,time," + ",".join(NAMES) + ",is_beat"]
     for k in range(env.frames):
         values = ",".join(f"{env[name][k]:.4f}" for name in NAMES)
         lines.append(f"{k},{k / env.fps:.4f},{values},{int(k in beat_frames)}")
-    part = path.with_name(f".{path.name}.part")
-    try:
-        part.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(part, path)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _parse_fps(text: str):  # noqa: ANN202

@@ -61,7 +61,7 @@ TARGETS = {
 def _engine_parts():
     """The package internals this bench needs, in one place (the engine's step, model, objective, naive net)."""
     from dreamvid.config import DreamConfig
-    from dreamvid.dream import ascent_step, resolve_device, resolve_precision
+    from dreamvid.engine import ascent_step, resolve_device, resolve_precision
     from dreamvid.models import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, _lite0_weights_file, load_model
     from dreamvid.objectives import layer
 
