@@ -294,7 +294,12 @@ def main() -> int:
     print(f"decoded frames: uninterrupted {len(a)}, resumed {len(b)}; audio {len(audio_a)} / {len(audio_b)} bytes; "
           f"left beside the output: {leftovers or 'nothing'}; stages hit: "
           f"{', '.join(s for s, h in hits.items() if h) or 'none'}")
-    print(f"outputs in {folder}")
+    if args.keep is None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        print(f"outputs in {folder}")
     print()
     targets.check("frames_differ", differ, 0)
     targets.check("frames_lost", max(0, len(a) - len(b)), 0)

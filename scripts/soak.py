@@ -115,6 +115,10 @@ def main() -> int:
     peak = max(rss for _, _, rss in samples)
     print(f"after {baseline[0]} frames {baseline[1]:.1f} MB; at frame {end[0]} {end[1]:.1f} MB; "
           f"{len(fitted)} samples fitted; whole run {time.perf_counter() - began:.0f} s (load-dependent)")
+    if args.keep is None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
     print()
     targets.check("rss_slope_mb_per_100", slope, 2)
     targets.check("rss_growth_mb", end[1] - baseline[1], 1)
