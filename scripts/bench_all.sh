@@ -59,5 +59,7 @@ for bench in "${benches[@]}"; do
   grep -q '^summary ' "$logs/$name.log" || printf '%-14s %-28s %12s  %-14s %s\n' "$name" "(no summary: it failed)" - - FAILED
 done
 echo
-grep -h '^summary ' "$logs"/*.log
+for bench in "${benches[@]}"; do
+  grep -h '^summary ' "$logs/${bench%% *}.log" || echo "summary ${bench%% *}: FAILED (exit status, see its log)"
+done
 exit $status
