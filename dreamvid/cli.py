@@ -566,8 +566,8 @@ def _keep_freed_memory() -> None:
     """Ask glibc to keep freed memory instead of unmapping it after every dream step.
 
     Each gradient step frees and reallocates the same large activation buffers; by default glibc
-    returns them to the system and pays the page faults again every step (engine step at 1280×720:
-    319 → 188 ms measured, docs/benchmarks.md). Blocks over ``MMAP_THRESHOLD`` are still mapped and
+    returns them to the system and pays the page faults again every step (``scripts/bench_engine.py
+    --allocator-compare`` measures the difference). Blocks over ``MMAP_THRESHOLD`` are still mapped and
     unmapped: with every block in the heap, the full-size buffers and tiles of an 8K panorama
     fragmented it until the peak RSS passed 7 GB. Process-wide, so it belongs here, not in the library.
     """
