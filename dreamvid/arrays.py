@@ -38,6 +38,9 @@ def check_frame(
         >>> check_frame(np.zeros((2, 3), np.uint8), "mask")
         Traceback (most recent call last):
         ValueError: expected mask of shape (H, W, 3), got (2, 3)
+        >>> check_frame(np.zeros((2, 3), np.int32), dtypes=("uint8", "float32", "float64"), channels=None)
+        Traceback (most recent call last):
+        ValueError: expected frame of dtype uint8, float32 or float64, got int32
     """
     if not isinstance(frame, np.ndarray):
         raise TypeError(f"expected {name} to be a numpy array, got {type(frame).__name__}")
@@ -48,7 +51,9 @@ def check_frame(
         raise ValueError(f"expected {name} of shape (H, W, {channels}), got {frame.shape}")
     floating = "float" in dtypes and np.issubdtype(frame.dtype, np.floating)
     if not floating and frame.dtype.name not in dtypes:
-        raise ValueError(f"expected {name} of dtype {' or '.join(dtypes)}, got {frame.dtype}")
+        *most, last = dtypes
+        shown = f"{', '.join(most)} or {last}" if most else last
+        raise ValueError(f"expected {name} of dtype {shown}, got {frame.dtype}")
     return frame
 
 

@@ -18,7 +18,7 @@ Convention:
       resumed and an uninterrupted render encode the same frames into the same segments, and the joined
       videos decode to the same frames.
     - Order of writes: the frame, then (when it completes a segment) the segment, then the state that
-      counts it. Each file is written under a temporary name, fsynced and renamed, so after Ctrl-C,
+      counts it. Each file is written atomically (:mod:`dreamvid.fileio`), so after Ctrl-C,
       ``kill -9`` or a power cut the state never counts a frame that is not on disk. Whatever lies beyond
       the state (a frame or segment written just before the crash) is dropped on resume and made again.
     - ``identity`` is a flat mapping of JSON values (``"dream.steps"``, ``"--frames"``, ``"input"``, ...);
@@ -42,7 +42,9 @@ from typing import IO, Any
 import numpy as np
 
 from dreamvid.errors import CheckpointError, OutputError
-from dreamvid.images import fsync_path, read_image, write_image
+from dreamvid.fileio import atomic_write, fsync_path
+from dreamvid.images import read_image, write_image
+from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
 __all__ = ["SEGMENT_FRAMES", "Checkpoint", "CheckpointFound", "checkpoint_dir", "file_identity", "frames_kept"]
 
@@ -161,8 +163,6 @@ class Checkpoint:
         resume: bool = False,
         restart: bool = False,
     ) -> None:
-        from dreamvid.video import SegmentJoiner, output_format
-
         if resume and restart:
             raise CheckpointError("--resume and --restart exclude each other; give one of them")
         self.output = Path(output)
@@ -241,8 +241,6 @@ class Checkpoint:
         Raises:
             OutputError: no frame was written, or encoding or writing the output failed.
         """
-        from dreamvid.video import SegmentJoiner, VideoWriter
-
         if self._written != self.frames_done:
             raise ValueError("save() the state after the last write() before finish()")
         if self._segmented:
@@ -341,8 +339,6 @@ class Checkpoint:
 
     def _encode_segment(self, segment: int) -> None:
         """Encode the kept frames of ``segment`` into its file (atomically), to delete them after the next save."""
-        from dreamvid.video import VideoWriter
-
         first, end = segment * SEGMENT_FRAMES, min((segment + 1) * SEGMENT_FRAMES, self._written)
         options = {key: self._writer[key] for key in ("fps", "size", "crf") if key in self._writer}
         with VideoWriter(self._segment_path(segment), **options) as writer:
@@ -357,19 +353,10 @@ class Checkpoint:
         return self.folder / "segments" / f"seg_{segment:06d}.{self.format}"
 
     def _atomic(self, path: Path, write: Callable[[IO[bytes]], object]) -> None:
-        """Write ``path`` through a temporary file: fsync, rename, fsync the folder."""
-        temporary = path.with_name(path.name + ".tmp")
-        try:
-            with open(temporary, "wb") as stream:
-                write(stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise OutputError(f"cannot write the checkpoint {path}: {exc.strerror or exc}; make room, then "
-                              "continue with --resume") from None
-        fsync_path(path.parent)
+        """Write ``path`` atomically (a part file, fsync, rename, fsync the folder)."""
+        with atomic_write(path, failure=f"cannot write the checkpoint {path}",
+                          hint="make room, then continue with --resume") as stream:
+            write(stream)
 
 
 def _lock(path: Path, output: Path) -> IO[bytes] | None:

@@ -442,25 +442,17 @@ def analyze(
 
 def _write_csv(path: Path, env) -> None:  # noqa: ANN001
     """Per-frame envelopes as CSV (frame, time, the envelopes, is_beat), written atomically."""
-    import os
-
     import numpy as np
 
     from dreamvid.audio import NAMES
-    from dreamvid.errors import OutputError
+    from dreamvid.fileio import write_bytes
 
     beat_frames = set(np.round(env.beats * env.fps).astype(int).tolist())
     lines = ["frame,time," + ",".join(NAMES) + ",is_beat"]
     for k in range(env.frames):
         values = ",".join(f"{env[name][k]:.4f}" for name in NAMES)
         lines.append(f"{k},{k / env.fps:.4f},{values},{int(k in beat_frames)}")
-    part = path.with_name(f".{path.name}.part")
-    try:
-        part.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(part, path)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _parse_fps(text: str):  # noqa: ANN202

@@ -32,6 +32,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from dreamvid.arrays import check_frame
 from dreamvid.errors import ConfigError
 
 __all__ = [
@@ -53,6 +54,7 @@ Maps = tuple[np.ndarray, np.ndarray]
 """``(map_x, map_y)``: the source pixel each output pixel samples, ``(H, W)`` float32 each."""
 
 _FILTERS = {"lanczos": cv2.INTER_LANCZOS4, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
+_DTYPES = ("uint8", "float32", "float64")  # the frames warped here
 _MARGIN = 5  # padding for Lanczos's 8 taps (floor(x) − 3 … floor(x) + 4) around samples in [−0.5, size]
 _CHUNK_PIXELS = 1 << 19  # maps are computed in bands of rows of about this many pixels (bounded memory)
 _MOTION_CACHE, _FACE_CACHE = 4, 8
@@ -141,7 +143,7 @@ def to_face(image: np.ndarray, pole: str, *, fov_deg: float = 100.0, size: int |
         >>> face.shape, round(float(face[10, 10]), 2), round(float(face[0, 10]), 2), round(float(face[0, 0]), 2)
         ((20, 20), 1.0, 0.72, 0.6)
     """
-    _check_image(image)
+    check_frame(image, "image", dtypes=_DTYPES, channels=None)
     height, width = image.shape[:2]
     size = face_size(width, fov_deg) if size is None else _check_size(size, "size")
     map_x, map_y = _face_maps(_check_pole(pole), size, float(_check_fov(fov_deg)), width, height)
@@ -172,7 +174,7 @@ def from_face(face: np.ndarray, pole: str, width: int, height: int, *, fov_deg: 
         >>> frame.shape, mask[-8:].min().item(), mask[:16].max().item(), float(frame[-1, 0].round(3))
         ((32, 64), 1.0, 0.0, 1.0)
     """
-    _check_image(face, "face")
+    check_frame(face, "face", dtypes=_DTYPES, channels=None)
     if face.shape[0] != face.shape[1]:
         raise ValueError(f"expected a square face, got {face.shape[1]}x{face.shape[0]}")
     rows, map_x, map_y, band_mask = _cap_maps(_check_pole(pole), face.shape[0], float(_check_fov(fov_deg)),
@@ -242,7 +244,7 @@ def motion_per_frame(fps: float, *, zoom: float = 1.0, roll: float = 0.0, yaw: f
                      pitch: float = 0.0) -> dict[str, float]:
     """One frame's share of per-second rates, as keyword arguments for :func:`motion_maps`.
 
-    ``zoom ** (1/fps)`` and ``degrees / fps`` (DESIGN §2). Because a frame's motion is the flow of one
+    ``zoom ** (1/fps)`` and ``degrees / fps``, exactly. Because a frame's motion is the flow of one
     continuous motion (see :func:`motion_maps`), n frames at ``n·fps`` compose to exactly one at ``fps``.
 
     Args:
@@ -372,7 +374,7 @@ def warp_equirect(image: np.ndarray, maps: Maps | None, *, filter: str = "lanczo
         >>> warp_equirect(image, motion_maps(6, 1, yaw=-60.0))[..., 0].tolist()
         [[5.0, 0.0, 1.0, 2.0, 3.0, 4.0]]
     """
-    _check_image(image)
+    check_frame(image, "image", dtypes=_DTYPES, channels=None)
     flag = _FILTERS[_check_filter(filter)]
     if maps is None:
         return image.copy()
@@ -435,15 +437,6 @@ def _read_only(arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     for array in arrays:
         array.setflags(write=False)
     return arrays
-
-
-def _check_image(image: object, name: str = "image") -> None:
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(image).__name__}")
-    if image.ndim not in (2, 3) or 0 in image.shape:
-        raise ValueError(f"expected {name} of shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype not in (np.uint8, np.float32, np.float64):
-        raise ValueError(f"expected {name} of dtype uint8, float32 or float64, got {image.dtype}")
 
 
 def _check_size(value: object, name: str) -> int:

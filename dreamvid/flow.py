@@ -16,7 +16,7 @@ Convention:
       ``p − f(p)`` is wrong wherever the motion changes (object edges), because ``f`` lives on the
       previous frame's grid, not the current one.
 
-Methods (:data:`FLOW_METHODS`; figures at 1080p from DESIGN §5): ``"dis"`` (DIS, medium preset, the
+Methods (:data:`FLOW_METHODS`; figures measured at 1080p on a CPU): ``"dis"`` (DIS, medium preset, the
 default: 0.08 px end-point error, 0.12 s per frame on a CPU), ``"dis-fast"`` (DIS, fast preset: 0.14 px,
 0.03 s) and ``"farneback"`` (dense polynomial expansion: 1 px, 0.45 s; a fallback). A RAFT method
 (torchvision's ``raft_small``, only when its weights are already on disk; H and W multiples of 8) is a
@@ -36,6 +36,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from dreamvid.arrays import check_frame
 from dreamvid.errors import ConfigError
 
 __all__ = [
@@ -206,8 +207,8 @@ def _raft_flow(weights: str | None, device: str) -> FlowFunction:
     net = load_raft(weights=weights, device=device)
 
     def flow(frame_a: np.ndarray, frame_b: np.ndarray) -> np.ndarray:
-        _check_rgb(frame_a, "frame_a")
-        _check_rgb(frame_b, "frame_b")
+        check_frame(frame_a, "frame_a")
+        check_frame(frame_b, "frame_b")
         if frame_a.shape != frame_b.shape:
             raise ValueError(f"expected frames of equal size, got {_size(frame_a)} and {_size(frame_b)}")
         height, width = frame_a.shape[:2]
@@ -283,12 +284,7 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap
     """
     if border not in _BORDERS:
         raise ConfigError(f"unknown border mode {border!r}; use one of {', '.join(BORDER_MODES)}")
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"expected image to be a numpy array, got {type(image).__name__}")
-    if image.ndim not in (2, 3) or 0 in image.shape:
-        raise ValueError(f"expected image of shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype not in (np.uint8, np.float32, np.float64):
-        raise ValueError(f"expected image of dtype uint8, float32 or float64, got {image.dtype}")
+    check_frame(image, "image", dtypes=("uint8", "float32", "float64"), channels=None)
     flow = _check_flow(flow, "flow")
     if flow.shape[:2] != image.shape[:2]:
         raise ValueError(f"expected a flow of the image's size {_size(image)}, got {_size(flow)}")
@@ -496,8 +492,8 @@ def change_score(current: np.ndarray, previous: np.ndarray, backward: np.ndarray
     See :func:`scene_cut` for the arguments and definitions. The score is ``inf`` when no pixel is
     reliable. Useful for tuning the thresholds on footage.
     """
-    _check_rgb(current, "current")
-    _check_rgb(previous, "previous")
+    check_frame(current, "current")
+    check_frame(previous, "previous")
     backward = _check_flow(backward, "backward")
     if not current.shape == previous.shape == backward.shape[:2] + (3,):
         raise ValueError(f"expected current, previous and backward of one size, got {_size(current)}, "
@@ -532,35 +528,15 @@ def _masked_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _gray(frame: object, name: str) -> np.ndarray:
     """A contiguous ``(H, W)`` uint8 gray image from an RGB frame (or a gray one, as is)."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(frame).__name__}")
-    if frame.dtype != np.uint8:
-        raise ValueError(f"expected {name} of dtype uint8, got {frame.dtype}")
-    if frame.ndim == 2 and 0 not in frame.shape:
-        return np.ascontiguousarray(frame)
-    _check_rgb(frame, name)
+    if isinstance(frame, np.ndarray) and frame.ndim == 2 and 0 not in frame.shape:
+        return np.ascontiguousarray(check_frame(frame, name, channels=None))
+    check_frame(frame, name)
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-
-
-def _check_rgb(frame: object, name: str) -> None:
-    """Raise TypeError/ValueError unless ``frame`` is a non-empty ``(H, W, 3)`` uint8 array."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(frame).__name__}")
-    if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
-        raise ValueError(f"expected {name} of shape (H, W, 3), got {frame.shape}")
-    if frame.dtype != np.uint8:
-        raise ValueError(f"expected {name} of dtype uint8, got {frame.dtype}")
 
 
 def _check_flow(flow: object, name: str) -> np.ndarray:
     """``flow`` as a float32 ``(H, W, 2)`` array (a copy only if the dtype differs)."""
-    if not isinstance(flow, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(flow).__name__}")
-    if flow.ndim != 3 or flow.shape[2] != 2 or 0 in flow.shape:
-        raise ValueError(f"expected {name} of shape (H, W, 2), got {flow.shape}")
-    if flow.dtype not in (np.float32, np.float64):
-        raise ValueError(f"expected {name} of dtype float32 or float64, got {flow.dtype}")
-    return flow.astype(np.float32, copy=False)
+    return check_frame(flow, name, dtypes=("float32", "float64"), channels=2).astype(np.float32, copy=False)
 
 
 def _is_number(value: object) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import struct
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -27,7 +26,9 @@ import cv2
 import numpy as np
 import torch
 
+from dreamvid.arrays import check_frame, to_float, to_uint8
 from dreamvid.errors import ConfigError, InputError, OutputError
+from dreamvid.fileio import write_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -209,7 +210,7 @@ def _to_rgb8(decoded: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
         # round(v / 257): 65535 -> 255, 32896 -> 128; exact for integers since 257 is odd.
         pixels = ((decoded.astype(np.uint32) + 128) // 257).astype(np.uint8)
     elif np.issubdtype(decoded.dtype, np.floating):
-        pixels = np.rint(np.clip(np.nan_to_num(decoded), 0.0, 1.0) * 255.0).astype(np.uint8)
+        pixels = to_uint8(decoded)
     else:
         raise InputError(
             f"cannot read {path}: unsupported sample type {decoded.dtype}; convert it to 8- or 16-bit first"
@@ -272,9 +273,9 @@ def check_output_path(
 def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> None:
     """Write an RGB frame atomically, in the format named by the file extension.
 
-    The image is encoded in memory, written to a hidden ``.NAME.XXXX.part`` file next to the target,
-    flushed to disk and renamed over the target. On any failure the part file is removed and the target
-    is left as it was (absent, or the old file).
+    The image is encoded in memory, written to a hidden part file next to the target, flushed to disk and
+    renamed over the target (:mod:`dreamvid.fileio`). On any failure the part file is removed and the
+    target is left as it was (absent, or the old file).
 
     Args:
         path: Output file; its extension (one of :data:`IMAGE_EXTENSIONS`, any case) picks the format.
@@ -297,7 +298,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     """
     target = Path(path)
     extension = _check_extension(target, IMAGE_EXTENSIONS)
-    _check_frame(image, "image")
+    check_frame(image, "image")
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ConfigError(f"expected an image quality from 1 to 100, got {quality!r}")
     _check_parent(target)
@@ -305,7 +306,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
                                _encode_params(extension, quality))
     if not ok:
         raise OutputError(f"cannot encode the image as {extension} for {target}")
-    _write_atomically(target, encoded.tobytes())
+    write_bytes(target, encoded.tobytes())
 
 
 def _check_extension(target: Path, extensions: Collection[str]) -> str:
@@ -350,60 +351,6 @@ def _encode_params(extension: str, quality: int) -> list[int]:
     return []
 
 
-def _write_atomically(target: Path, payload: bytes) -> None:
-    """Write ``payload`` to a part file beside ``target``, fsync it and rename it over ``target``."""
-    part, fd = _create_part_file(target)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(part, target)
-    except BaseException as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
-    fsync_path(target.parent)
-
-
-def _create_part_file(target: Path) -> tuple[Path, int]:
-    """Create a new, uniquely named part file beside ``target``; return its path and an open descriptor.
-
-    ``os.open`` with mode 0o666 (rather than ``tempfile``, which uses 0o600) so the finished image gets
-    the same permissions as any other new file under the user's umask.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        part = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
-        try:
-            return part, os.open(part, flags, 0o666)
-        except FileExistsError:
-            continue
-        except PermissionError:
-            raise OutputError(f"cannot write to {target.parent}: permission denied") from None
-        except OSError as exc:
-            raise OutputError(f"cannot write to {target.parent}: {exc.strerror or exc}") from None
-    raise OutputError(f"cannot create a temporary file in {target.parent}; remove stale .part files")
-
-
-def fsync_path(path: Path) -> None:
-    """Best effort: flush a file's data, or a folder's entries (to make a rename durable), to disk.
-
-    Failures are ignored: not every platform or filesystem can fsync a directory.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ----------------------------------------------------------------------------------------- conversions
 
 
@@ -425,11 +372,9 @@ def to_tensor(image: np.ndarray, *, device: torch.device | str = "cpu") -> torch
         >>> to_tensor(np.array([[[0, 51, 255]]], np.uint8)).flatten().tolist()
         [0.0, 0.20000000298023224, 1.0]
     """
-    _check_frame(image, "image")
-    source = np.require(image, requirements=["C", "W"])  # torch rejects negative strides, warns on read-only
-    pixels = torch.from_numpy(source).to(device).permute(2, 0, 1).unsqueeze(0)
-    # .to(float32) always copies (the dtype changes), so the in-place division never touches ``image``.
-    return pixels.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
+    check_frame(image, "image")
+    planes = np.ascontiguousarray(to_float(image).transpose(2, 0, 1))  # new arrays: ``image`` is untouched
+    return torch.from_numpy(planes).unsqueeze(0).to(device)
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
@@ -440,7 +385,8 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
             ``[0, 1]``. It is not modified; gradients are not tracked.
 
     Returns:
-        A new ``(H, W, 3)`` uint8 RGB array: ``round(255 * x)`` after clamping to ``[0, 1]`` (NaN -> 0).
+        A new ``(H, W, 3)`` uint8 RGB array: ``⌊255·x + ½⌋`` after clamping to ``[0, 1]`` (NaN -> 0), the
+        rounding of :func:`dreamvid.arrays.to_uint8`.
 
     Raises:
         TypeError: ``tensor`` is not a floating-point tensor.
@@ -457,20 +403,8 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
         tensor = tensor[0]
     if tensor.dim() != 3 or tensor.shape[0] != 3:
         raise ValueError(f"expected a tensor of shape (1, 3, H, W) or (3, H, W), got {tuple(tensor.shape)}")
-    # ``mul`` (not ``mul_``) makes a new tensor, so the in-place ops below never touch ``tensor``.
-    scaled = tensor.detach().to(torch.float32).mul(255.0)
-    scaled.nan_to_num_(0.0).clamp_(0.0, 255.0).round_()
-    return scaled.to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
-
-
-def _check_frame(image: object, name: str) -> None:
-    """Raise TypeError/ValueError unless ``image`` is a non-empty ``(H, W, 3)`` uint8 array."""
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"expected {name} of shape (H, W, 3), got {image.shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected {name} of dtype uint8, got {image.dtype}")
+    planes = tensor.detach().to(device="cpu", dtype=torch.float32).numpy()  # may share ``tensor``'s memory
+    return np.ascontiguousarray(to_uint8(planes).transpose(1, 2, 0))  # to_uint8 makes a new array
 
 
 # ------------------------------------------------------------------------------------------- utilities
@@ -536,7 +470,7 @@ def contact_sheet(
     if len(images) == 0:
         raise ValueError("expected at least one image for the contact sheet, got none")
     for index, image in enumerate(images):
-        _check_frame(image, f"images[{index}]")
+        check_frame(image, f"images[{index}]")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"expected {len(images)} labels (one per image), got {len(labels)}")
     if columns < 1:

@@ -11,11 +11,11 @@ Convention:
       ``reliability(f, flow(input_t+1, input_t), soft=False)``: 1 where frame t's pixel is visible in
       frame t+1 and the flow is trusted, 0 elsewhere (occlusions, motion boundaries, the frame edge).
 
-Metrics (Lai et al. 2018, "Learning Blind Video Temporal Consistency", and DESIGN §5):
+Metrics (after Lai et al. 2018, "Learning Blind Video Temporal Consistency"):
     - ``E_warp(V) = Σ M·‖V_t − warp(V_t+1, f)‖² / (3·Σ M)``, averaged over pairs: the mean squared
       difference per reliable pixel and channel. Dividing by the channel count follows Lai et al.'s
-      evaluation code (its mask has three channels) and DESIGN §5's sanity figures: independent noise
-      of σ per frame scores about ``2σ²`` (4.7e-3 for σ = 0.05 measured here; the channel *sum* would be
+      evaluation code (its mask has three channels) and gives the expected sanity figure: independent
+      noise of σ per frame scores about ``2σ²`` (4.7e-3 for σ = 0.05 measured here; the channel *sum* would be
       three times that). Reported for the output and, as the floor the motion and the flow's own errors
       set, for the input.
     - ``hflicker = Σ M·‖H_t − warp(H_t+1, f)‖² / Σ M·‖H_t‖²`` with the hallucination ``H = output −
@@ -46,6 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dreamvid.arrays import check_frame, to_float, to_uint8
 from dreamvid.errors import InputError
 from dreamvid.flow import FlowFunction, make_flow, reliability, warp
 
@@ -124,7 +125,7 @@ def clip_metrics(
     flickers: list[float] = []
     previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     for source, result in _pairs(inputs, outputs):
-        frame = (_flow_frame(source), _unit(source), _unit(result))
+        frame = (source if source.dtype == np.uint8 else to_uint8(source), to_float(source), to_float(result))
         strengths.append(float(np.abs(frame[2] - frame[1]).mean()))
         if previous is not None:
             e_in, e_out, flicker = _pair_metrics(previous, frame, flow)
@@ -183,8 +184,8 @@ def _pairs(
             more, fewer = ("output", "input") if source is missing else ("input", "output")
             raise InputError(f"the {more} has more frames than the {fewer} ({fewer} has {count}); "
                              "compare an output with the clip it was made from")
-        _check_frame(source, f"input frame {count}")
-        _check_frame(result, f"output frame {count}")
+        check_frame(source, f"input frame {count}", dtypes=("uint8", "float"))
+        check_frame(result, f"output frame {count}", dtypes=("uint8", "float"))
         if size is None:
             size = source.shape
         if source.shape != size:
@@ -195,30 +196,6 @@ def _pairs(
                              "compare frames of the same size")
         count += 1
         yield source, result
-
-
-def _check_frame(frame: object, name: str) -> None:
-    """Raise TypeError/ValueError unless ``frame`` is a non-empty ``(H, W, 3)`` uint8 or float array."""
-    if not isinstance(frame, np.ndarray):
-        raise TypeError(f"expected {name} to be a numpy array, got {type(frame).__name__}")
-    if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
-        raise ValueError(f"expected {name} of shape (H, W, 3), got {frame.shape}")
-    if frame.dtype != np.uint8 and not np.issubdtype(frame.dtype, np.floating):
-        raise ValueError(f"expected {name} of dtype uint8 or float, got {frame.dtype}")
-
-
-def _unit(frame: np.ndarray) -> np.ndarray:
-    """A new float32 copy on the [0, 1] scale (uint8 / 255; floats as they are)."""
-    if frame.dtype == np.uint8:
-        return frame.astype(np.float32) / np.float32(255.0)
-    return frame.astype(np.float32)  # always a copy, so the caller's frame is never touched
-
-
-def _flow_frame(frame: np.ndarray) -> np.ndarray:
-    """The uint8 RGB frame the flow is computed on."""
-    if frame.dtype == np.uint8:
-        return frame
-    return np.rint(np.clip(frame, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _mean_defined(values: list[float]) -> float:

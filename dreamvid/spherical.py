@@ -3,9 +3,9 @@
 Players (YouTube, VR headsets, VLC) show a video as a sphere only when its file says so. Two schemes from
 Google's spatial-media specifications are in use, and :func:`write_spherical` writes both:
 
-- **V1** (``docs/spherical-video-rfc.md``): a ``uuid`` box ``ffcc8263-f855-4a93-8814-587a02521fdd`` in the
+- **V1** (the Spherical Video RFC): a ``uuid`` box ``ffcc8263-f855-4a93-8814-587a02521fdd`` in the
   video ``trak``, holding RDF/XML: ``GSpherical:Spherical``, ``ProjectionType``, ``StereoMode``, ...
-- **V2** (``docs/spherical-video-v2-rfc.md``): ``st3d`` (the stereo layout, one byte) and
+- **V2** (the Spherical Video V2 RFC): ``st3d`` (the stereo layout, one byte) and
   ``sv3d{svhd, proj{prhd, equi|cbmp|mshp}}`` in the video sample entry (``avc1``, ``hvc1``, ...). Where a
   file has both and they disagree, V2 wins, as the specification says.
 
@@ -18,7 +18,8 @@ Convention:
     - Writing rebuilds the ``moov`` box only; frames and audio are copied byte for byte. When ``moov``
       lies before the media data (``-movflags +faststart``), that data moves by the bytes added, and every
       chunk offset (``stco``/``co64``) of every track moves with it. The new file is written beside the
-      old one and renamed over it, so a crash leaves the old file as it was.
+      old one and renamed over it (:mod:`dreamvid.fileio`), keeping its permissions, so a crash leaves the
+      old file as it was.
 
 The ffmpeg bundled with imageio-ffmpeg reads both schemes (``ffmpeg -i`` lists ``spherical:`` and
 ``stereo3d:`` side data for the video stream) but cannot attach them to frames it encodes; hence this module.
@@ -26,12 +27,11 @@ The ffmpeg bundled with imageio-ffmpeg reads both schemes (``ffmpeg -i`` lists `
 
 from __future__ import annotations
 
+import itertools
 import logging
 import mmap
 import os
-import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -39,6 +39,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from dreamvid.errors import ConfigError, InputError, OutputError
+from dreamvid.fileio import atomic_write
 
 __all__ = ["STEREO_MODES", "Spherical", "read_spherical", "write_spherical"]
 
@@ -311,25 +312,19 @@ def write_spherical(
         raise ConfigError(f"expected projection 'equirect' (the only one written), got {projection!r}")
     if stereo not in STEREO_MODES:
         raise ConfigError(f"expected stereo {', '.join(map(repr, STEREO_MODES))}, got {stereo!r}")
+    failure = f"cannot add 360° metadata to {target}"
     try:
-        with _mapped(target) as data:
+        with atomic_write(target, failure=failure, keep_mode=True) as stream, _mapped(target) as data:
             moov_box = _top_level_moov(data)
             moov = _with_spherical(_Node(b"moov", b"", _parse(data, moov_box.body, moov_box.end)), stereo)
             # Media data after the old moov moves by the change in its size; data before it stays put.
             delta = len(moov.to_bytes()) - (moov_box.end - moov_box.start)
             moov = _shift_chunk_offsets(moov, delta, after=moov_box.end)
-            part = _write_part(target, _chunks(data, 0, moov_box.start), [moov.to_bytes()],
-                               _chunks(data, moov_box.end, len(data)))
+            pieces = (_chunks(data, 0, moov_box.start), [moov.to_bytes()], _chunks(data, moov_box.end, len(data)))
+            for chunk in itertools.chain.from_iterable(pieces):
+                stream.write(chunk)
     except _BoxError as exc:
-        raise OutputError(f"cannot add 360° metadata to {target}: {exc}; give an MP4 file with a video "
-                          "track") from None
-    except OSError as exc:
-        raise OutputError(f"cannot add 360° metadata to {target}: {exc.strerror or exc}") from None
-    try:
-        os.replace(part, target)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise OutputError(f"cannot replace {target}: {exc.strerror or exc}") from None
+        raise OutputError(f"{failure}: {exc}; give an MP4 file with a video track") from None
 
 
 def _top_level_moov(data: bytes | mmap.mmap) -> _Box:
@@ -438,22 +433,3 @@ def _mapped(path: Path) -> Iterator[bytes | mmap.mmap]:
 def _chunks(data: bytes | mmap.mmap, start: int, end: int) -> Iterator[bytes]:
     for offset in range(start, end, _COPY_CHUNK):
         yield data[offset:min(offset + _COPY_CHUNK, end)]
-
-
-def _write_part(target: Path, *pieces: Iterator[bytes] | list[bytes]) -> Path:
-    """Write the pieces to a new hidden part file beside ``target``, with its permissions; return its path."""
-    folder = target.absolute().parent
-    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    part = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            for piece in pieces:
-                for chunk in piece:
-                    file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        shutil.copymode(target, part)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    return part

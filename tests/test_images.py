@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from dreamvid import images
+from dreamvid.arrays import to_uint8
 from dreamvid.errors import ConfigError, InputError, OutputError
 from dreamvid.images import (
     IMAGE_EXTENSIONS,
@@ -536,6 +537,14 @@ class TestToImage:
         values = torch.tensor([0.5 - eps, 0.5 + eps, 0.999, 254.5 - eps, 254.5 + eps]) / 255
         image = to_image(values.view(1, 1, 5).expand(3, 1, 5))
         assert image[0, :, 0].tolist() == [0, 1, 1, 254, 255]
+
+    def test_rounds_half_up_as_the_video_path(self) -> None:
+        """Every half level (255·x = k + ½ exactly in float32) goes up, as ``arrays.to_uint8`` rounds video frames."""
+        values = (torch.arange(256, dtype=torch.float32) + 0.5) / 255
+        assert ((values * 255).numpy() == np.arange(256) + 0.5).all()  # the halves are exact
+        image = to_image(values.view(1, 1, 256).expand(3, 1, 256))
+        assert image[0, :, 0].tolist() == [*range(1, 256), 255]
+        assert image[0, :, 0].tolist() == to_uint8(values.numpy()).tolist()
 
     def test_clamps_and_zeroes_nan(self) -> None:
         values = torch.tensor([-0.5, 1.5, float("nan"), float("inf"), float("-inf")])

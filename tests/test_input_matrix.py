@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dreamvid import cli, images, video
+from dreamvid import cli, fileio, images
 from dreamvid.errors import InputError
 from dreamvid.images import declared_size, read_image
 from dreamvid.video import probe, read_frames
@@ -580,26 +580,16 @@ class TestDiskFull:
         source = _source(command, clip, tmp_path)
         out = tmp_path / name
         out.write_bytes(b"an earlier render")
-        real_reserve, real_create = video._reserve_part, images._create_part_file
+        real_reserve = fileio.reserve_part
 
-        def reserve_on_full_device(target, format_name, *, tag=""):
-            part = real_reserve(target, format_name, tag=tag)
-            if Path(target).absolute() == out.absolute():
+        def reserve_on_full_device(target, **kwargs):
+            part = real_reserve(target, **kwargs)
+            if Path(target).absolute() == out.absolute():  # the checkpoint's frames are written as usual
                 part.unlink()
                 part.symlink_to("/dev/full")
             return part
 
-        def create_on_full_device(target):
-            part, fd = real_create(target)
-            if Path(target).absolute() != out.absolute():  # the checkpoint's frames are written as usual
-                return part, fd
-            os.close(fd)
-            part.unlink()
-            part.symlink_to("/dev/full")
-            return part, os.open(part, os.O_WRONLY)
-
-        monkeypatch.setattr(video, "_reserve_part", reserve_on_full_device)
-        monkeypatch.setattr(images, "_create_part_file", create_on_full_device)
+        monkeypatch.setattr(fileio, "reserve_part", reserve_on_full_device)
         result = run(command, source, "-o", out, *FAST, *_short(command))
         # the rendered frames stay in the checkpoint: once there is room, --resume only encodes them again
         assert_fails_cleanly(result, "No space left on device", out, b"an earlier render", checkpoint=True)

@@ -17,7 +17,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from dreamvid import video
+from dreamvid.video import write
 from dreamvid.errors import ConfigError, InputError, OutputError
 from dreamvid.video import VideoInfo, VideoWriter, output_format, output_size, probe, read_frames
 
@@ -396,7 +396,7 @@ class TestWriterRoundTrip:
 
     def test_webm_falls_back_to_vp8_without_vp9(self, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(video, "_encoders", lambda: frozenset({"libvpx"}))
+        monkeypatch.setattr(write, "encoders", lambda: frozenset({"libvpx"}))
         out = write_all(tmp_path / "out.webm", grey_frames(3))
         assert probe(out).codec == "vp8"
 
@@ -543,7 +543,7 @@ class TestWriterErrors:
 
     def test_ffmpeg_failure_quotes_its_message_and_leaves_nothing(self, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(video, "_video_options", lambda *args, **kwargs: ["-c:v", "no_such_codec"])
+        monkeypatch.setattr(write, "_video_options", lambda *args, **kwargs: ["-c:v", "no_such_codec"])
         with pytest.raises(OutputError, match=r"ffmpeg .*out\.mp4: Unknown encoder 'no_such_codec'") as error:
             with VideoWriter(tmp_path / "out.mp4", fps=Fraction(25), size=(64, 48)) as writer:
                 for frame in grey_frames(20):
