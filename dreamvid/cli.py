@@ -133,6 +133,7 @@ class _Bar:
 
     On a terminal the line redraws in place; otherwise a line is printed at every tenth of the work. The
     first call starts the clock (with ``done`` > 0 for a resumed render: the rate counts from there).
+    A ``preview`` frame, when the render passes one, is not drawn.
     """
 
     def __init__(self, label: str, unit: str = "steps", width: int = 24) -> None:
@@ -142,7 +143,7 @@ class _Bar:
         self._tty = sys.stderr.isatty()
         self._last_tenth = -1
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, preview: object = None) -> None:
         now = time.monotonic()
         if self._start is None:
             self._start, self._first = now, done
@@ -327,14 +328,14 @@ def video(
     and the exit status is 3. Other errors: one line, exit status 1.
     """
     from dreamvid.config import load_config
-    from dreamvid.pipeline import dream_video
+    from dreamvid.pipeline import render_video
 
     with _errors(debug, interrupted=_resume_hint(output)):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, coherence=coherence,
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
-        _render_resumable("frames", lambda bar, resume, restart: dream_video(
+        _render_resumable("frames", lambda bar, resume, restart: render_video(
             config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
             audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
 
@@ -373,7 +374,7 @@ def zoom(
     """
     from dreamvid.config import load_config
     from dreamvid.images import parse_size
-    from dreamvid.pipeline import dream_zoom
+    from dreamvid.pipeline import render_zoom
 
     with _errors(debug, interrupted=_resume_hint(output)):
         rate = _parse_fps(fps)
@@ -382,7 +383,7 @@ def zoom(
                                                                 seed=seed, device=device, zoom=zoom_rate, rotate=rotate,
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
-        _render_resumable("frames", lambda bar, resume, restart: dream_zoom(
+        _render_resumable("frames", lambda bar, resume, restart: render_zoom(
             config, output, frames=frames, fps=rate, input=input, size=frame_size, loop=loop, audio=audio,
             audio_start=start, duration=duration, progress=bar, resume=resume, restart=restart),
             resume=resume, restart=restart)

@@ -34,3 +34,17 @@ class OutputError(DreamvidError):
 
 class CheckpointError(DreamvidError):
     """A checkpoint of an earlier render is in the way, does not match this render, or cannot be used."""
+
+
+class RenderStopped(Exception):
+    """A render ended early because its ``stop`` event was set; its checkpoint keeps every frame done.
+
+    Not a :class:`DreamvidError`: nothing went wrong. Render again with ``resume=True`` to finish it.
+
+    Attributes:
+        frames_done: output frames the checkpoint holds.
+    """
+
+    def __init__(self, frames_done: int) -> None:
+        super().__init__(f"the render was stopped after {frames_done} frames; resume it to finish")
+        self.frames_done = frames_done

@@ -19,6 +19,7 @@ Models:
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import os
@@ -308,8 +309,6 @@ class FeatureModel(nn.Module):
     def check_layer(self, layer: str) -> str:
         """Return ``layer`` if this model has it, else raise :class:`ModelError` naming the close ones."""
         if layer not in self.layer_names:
-            import difflib
-
             close = difflib.get_close_matches(layer, self.layer_names, n=3)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise ModelError(
@@ -359,8 +358,6 @@ def available_models() -> list[str]:
 
 def _spec(name: str) -> _Spec:
     if name not in MODELS:
-        import difflib
-
         close = difflib.get_close_matches(name, MODELS, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise ModelError(f"unknown model '{name}'; {hint}choose one of: {', '.join(MODELS)}")

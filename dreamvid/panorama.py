@@ -3,7 +3,7 @@
 A frame is dreamed as one or two *eyes*:
 
 - **equirect** eyes are dreamed with ``wrap_x`` (the left and right edges are neighbours in every
-  convolution, resize, blur and jitter, see :mod:`dreamvid.dream`), and the poles, which the
+  convolution, resize, blur and jitter, see :mod:`dreamvid.engine`), and the poles, which the
   equirectangular projection stretches by 1/cos(latitude), get ``vr.poles``: ``"faces"`` dreams the
   frame with the step faded out above 50° latitude (gone by 65°), then dreams a square gnomonic face
   looking at each pole (no stretch there) seeded from that result, and adds the face's detail back where
@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from dreamvid.dream import dream
+from dreamvid.arrays import to_uint8
+from dreamvid.engine import Engine, Progress
+from dreamvid.equirect import from_face, motion_maps, to_face, warp_equirect
 from dreamvid.errors import ConfigError
-
-if TYPE_CHECKING:
-    from dreamvid.config import Config, DreamConfig, VrConfig, ZoomConfig
-    from dreamvid.flow import FlowFunction
-    from dreamvid.pipeline import Engine
-    from dreamvid.spherical import Spherical
+from dreamvid.feedback import feedback_matrix, warp_affine
+from dreamvid.flow import FlowFunction, reliability, warp
+from dreamvid.settings import DreamConfig, VrConfig, ZoomConfig
+from dreamvid.spherical import Spherical
 
 POLE_FOV = 100.0
 """Field of view (degrees) of the square faces dreamed at each pole: they reach 40° of latitude."""
@@ -143,47 +142,52 @@ def dream_layout(
     source: np.ndarray,
     engine: Engine,
     settings: DreamConfig,
-    config: Config,
     *,
     layout: Layout,
     generator: torch.Generator,
-    weight: np.ndarray | None = None,
     touch_up: DreamConfig | None = None,
+    fresh_boost: float = 0.0,
+    poles: str = "faces",
+    weight: np.ndarray | None = None,
     flow: FlowFunction | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Dream one frame ``seed`` (``(H, W, 3)`` float32 in [0, 1]) as ``layout`` says; returns a new array.
+
+    Every argument is a value in force at this frame (nothing is read from a configuration here).
 
     Args:
         source: the frame before any dream was carried into ``seed`` (the footage), for the stereo
             transfer of the left eye's detail; for a still, the picture itself.
         settings: the schedule for this frame (the full one, or the seeded one for carried frames).
+        touch_up: the schedule for the right eye's occlusions (the seeded one; default ``settings``).
+        fresh_boost: the right eye's occlusions step ``1 + fresh_boost`` times faster.
+        poles: ``vr.poles`` for equirect eyes (``"faces"``, ``"weight"`` or ``"none"``).
         weight: optional ``(H, W)`` per-pixel step multiplier.
-        touch_up: the schedule for the right eye's occlusions (default: ``[video]``'s seeded schedule).
-        flow: the optical flow for the stereo disparity (default: ``config.video.flow``); for equirect
-            layouts one that works across the seam (``make_flow(..., wrap_x=True)``).
+        flow: the optical flow for the stereo disparity (needed for stereo layouts); for equirect layouts
+            one that works across the seam (``make_flow(..., wrap_x=True)``).
+        progress: ``progress(done, total)`` after each gradient step of the (left) eye's dream.
     """
     eyes = layout.split(seed)
     weights = layout.split(weight) if weight is not None else [None] * layout.eyes
-    left = _dream_eye(eyes[0], engine, settings, config, layout=layout, generator=generator, weight=weights[0])
+    left = _dream_eye(eyes[0], engine, settings, layout=layout, generator=generator, weight=weights[0], poles=poles,
+                      progress=progress)
     if layout.eyes == 1:
         return left
-    from dreamvid.flow import make_flow, reliability, warp
-
+    if flow is None:
+        raise ValueError(f"dreaming a {layout.stereo} stereo frame needs the optical flow for the disparity (flow=...)")
     sources = layout.split(source)
-    flow = flow if flow is not None else make_flow(config.video.flow, weights=config.video.flow_weights or None,
-                                                   device=str(engine.device), wrap_x=layout.equirect)
-    left_u8, right_u8 = (_to_uint8(s) for s in sources)
+    left_u8, right_u8 = (to_uint8(s) for s in sources)
     disparity = flow(right_u8, left_u8)  # right-eye pixel -> where it is in the left eye
     mask = reliability(disparity, flow(left_u8, right_u8), wrap_x=layout.equirect)
     right_seed = np.clip(eyes[1] + mask[..., None] * (warp(left - sources[0], disparity, wrap_x=layout.equirect)
                                                      - (eyes[1] - sources[1])), 0, 1)
-    touch_up = touch_up if touch_up is not None else replace(
-        settings, octaves=int(config.video.seeded_octaves), steps=int(config.video.seeded_steps))
-    occluded = (1 - mask) * (1 + float(config.video.fresh_boost))
+    touch_up = touch_up if touch_up is not None else settings
+    occluded = (1 - mask) * (1 + fresh_boost)
     if weights[1] is not None:
         occluded = occluded * weights[1]
-    right = (_dream_eye(right_seed, engine, touch_up, config, layout=layout, generator=generator, weight=occluded,
-                        poles=False)
+    right = (_dream_eye(right_seed, engine, touch_up, layout=layout, generator=generator, weight=occluded,
+                        poles="none")
              if float(occluded.max()) > 1e-3 and touch_up.steps > 0 else right_seed)
     return layout.join([left, right])
 
@@ -192,32 +196,29 @@ def _dream_eye(
     image: np.ndarray,
     engine: Engine,
     settings: DreamConfig,
-    config: Config,
     *,
     layout: Layout,
     generator: torch.Generator,
     weight: np.ndarray | None,
-    poles: bool = True,
+    poles: str,
+    progress: Progress | None = None,
 ) -> np.ndarray:
-    """Dream one eye: flat, or equirect with the seam wrapped and the poles as ``vr.poles`` says."""
+    """Dream one eye: flat, or equirect with the seam wrapped and the poles as ``poles`` says."""
     if not layout.equirect:
-        return dream_array(image, engine, settings, config, generator=generator, weight=weight)
+        return engine.dream_array(image, settings, generator=generator, weight=weight, progress=progress)
     height, width = image.shape[:2]
-    mode = config.vr.poles if poles else "none"
-    band = latitude_weight(height, mode)
+    band = latitude_weight(height, poles)
     banded = weight
     if band is not None:  # alone, one column: the engine weighs whole rows (no full-size weight at 8K)
         banded = band[:, None] if weight is None else weight * band[:, None]
-    out = dream_array(image, engine, settings, config, generator=generator, weight=banded, wrap_x=True)
-    if mode != "faces":
+    out = engine.dream_array(image, settings, generator=generator, weight=banded, wrap_x=True, progress=progress)
+    if poles != "faces":
         return out
-    from dreamvid.equirect import from_face, to_face
-
     fade = 1 - band[:, None]  # type: ignore[index]
     for pole in ("north", "south"):
         face = to_face(out, pole, fov_deg=POLE_FOV)
         face_weight = None if weight is None else np.maximum(to_face(weight, pole, fov_deg=POLE_FOV, filter="linear"), 0)
-        dreamed = dream_array(np.clip(face, 0, 1), engine, settings, config, generator=generator, weight=face_weight)
+        dreamed = engine.dream_array(np.clip(face, 0, 1), settings, generator=generator, weight=face_weight)
         detail, inside = from_face(dreamed - face, pole, width, height, fov_deg=POLE_FOV)
         del dreamed, face
         inside *= fade
@@ -225,33 +226,6 @@ def _dream_eye(
         out += detail
         del detail, inside
     return np.clip(out, 0, 1, out=out)
-
-
-def dream_array(
-    image: np.ndarray,
-    engine: Engine,
-    settings: DreamConfig,
-    config: Config,
-    *,
-    generator: torch.Generator,
-    weight: np.ndarray | None = None,
-    wrap_x: bool = False,
-) -> np.ndarray:
-    """Dream an ``(H, W, 3)`` float array in [0, 1] with ``settings``; returns a new float32 array.
-
-    ``weight``: optional ``(H, W)`` per-pixel step multiplier, or ``(H, 1)`` per row. The step's memory is
-    ``run.max_memory``.
-    """
-    device = engine.device
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
-    w = None if weight is None else torch.from_numpy(np.ascontiguousarray(weight, np.float32))[None, None].to(device)
-    out = dream(x, engine.model, engine.objective(settings.objective), settings, generator=generator,
-                precision=config.run.precision, weight=w, max_memory=config.run.max_memory_bytes, wrap_x=wrap_x)
-    return out[0].permute(1, 2, 0).float().cpu().numpy()
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def check_layout_size(layout: Layout, size: tuple[int, int]) -> None:
@@ -274,8 +248,6 @@ def mover(zoom: ZoomConfig, layout: Layout, size: tuple[int, int], fps: float) -
     """
     width, height = layout.eye_size(size)
     if layout.equirect:
-        from dreamvid.equirect import motion_maps, warp_equirect
-
         maps = motion_maps(width, height, zoom=float(zoom.zoom) ** (1 / fps), roll=float(zoom.rotate) / fps,
                            yaw=-float(zoom.shift_x) * 360 / width / fps, pitch=float(zoom.shift_y) * 180 / height / fps)
         if maps is None:
@@ -284,8 +256,6 @@ def mover(zoom: ZoomConfig, layout: Layout, size: tuple[int, int], fps: float) -
         def one(eye: np.ndarray) -> np.ndarray:
             return warp_equirect(eye, maps)
     else:
-        from dreamvid.feedback import feedback_matrix, warp_affine
-
         matrix = feedback_matrix(zoom, (width, height), fps)
         if matrix is None:
             return None
@@ -304,15 +274,11 @@ def eye_flows(flow: FlowFunction, current: np.ndarray, previous: np.ndarray, lay
 def eye_reliability(flow: FlowFunction, current: np.ndarray, previous: np.ndarray, backward: list[np.ndarray],
                     layout: Layout) -> np.ndarray:
     """The forward–backward consistency mask ``(H, W)`` of the whole frame, eye by eye."""
-    from dreamvid.flow import reliability
-
     return layout.join([reliability(b, flow(p, c), wrap_x=layout.equirect)
                         for b, c, p in zip(backward, layout.split(current), layout.split(previous))])
 
 
 def follow(image: np.ndarray, backward: list[np.ndarray], layout: Layout) -> np.ndarray:
     """Move ``image`` (a whole frame) eye by eye along ``backward`` (see :func:`dreamvid.flow.warp`)."""
-    from dreamvid.flow import warp
-
     return layout.join([warp(np.ascontiguousarray(e), b, wrap_x=layout.equirect)
                         for e, b in zip(layout.split(image), backward)])

@@ -1,4 +1,4 @@
-"""Audio reactions: ``(config, envelopes) → Timeline``; ``timeline.at(frame) → Config`` for that frame.
+"""Audio reactions: ``parse_reaction(text, targets) → Reaction``; ``reaction.values(envelopes)`` per frame.
 
 A reaction maps envelopes (see :mod:`dreamvid.audio`) onto a setting that takes schedules, on top of its
 schedule (``audio.react`` in presets, ``--react`` on the command line)::
@@ -13,16 +13,18 @@ The target is a key of ``[dream]``, ``[video]`` or ``[zoom]`` that takes schedul
 table (``step_size`` or ``dream.step_size``). The expression is arithmetic (``+ - * / **``, parentheses)
 over numbers and the envelope names ``rms onset beat low mid high``. Reactions apply in order, after the
 schedules; whole-number settings are rounded. A value a reaction pushes out of its setting's range is an
-error naming the frame, found before any frame is rendered (:meth:`Timeline.check`).
+error naming the frame, found before any frame is rendered (:meth:`dreamvid.timeline.Timeline.check`).
+Which settings a reaction may target is given to the parser (``targets``, table → keys); the tables
+themselves live in :mod:`dreamvid.settings`, which checks every reaction it is given with this parser.
 """
 
 from __future__ import annotations
 
 import ast
-import dataclasses
 import difflib
 import operator
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,7 +35,6 @@ from dreamvid.errors import ConfigError
 
 if TYPE_CHECKING:
     from dreamvid.audio import Envelopes
-    from dreamvid.config import Config
 
 _STATEMENT = re.compile(r"\s*(?P<target>[A-Za-z_][\w.]*)\s*(?P<op>\+=|-=|\*=|=)(?P<expr>.+)", re.DOTALL)
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -72,14 +73,18 @@ class Reaction:
         return value
 
 
-def parse_reaction(text: str) -> Reaction:
+def parse_reaction(text: str, *, targets: Mapping[str, Sequence[str]]) -> Reaction:
     """Parse ``"TARGET OP EXPRESSION"``; names and syntax are checked, values only per frame.
 
+    Args:
+        text: the reaction.
+        targets: table → the keys a reaction may set (:data:`dreamvid.settings.SCHEDULABLE`).
+
     Raises:
-        ConfigError: malformed text, a target that is not a setting taking schedules, an unknown envelope.
+        ConfigError: malformed text, a target that is not in ``targets``, an unknown envelope.
 
     Example:
-        >>> r = parse_reaction("zoom *= 1 + 0.3 * low")
+        >>> r = parse_reaction("zoom *= 1 + 0.3 * low", targets={"zoom": ["zoom", "rotate"]})
         >>> r.table, r.key, r.op
         ('zoom', 'zoom', '*=')
     """
@@ -88,7 +93,7 @@ def parse_reaction(text: str) -> Reaction:
     match = _STATEMENT.fullmatch(text)
     if match is None:
         raise ConfigError(f"malformed reaction {text!r}; {_EXAMPLE}")
-    table, key = _resolve_target(match["target"], text)
+    table, key = _resolve_target(match["target"], text, targets)
     try:
         expression = ast.parse(match["expr"].strip(), mode="eval").body
     except SyntaxError:
@@ -97,16 +102,7 @@ def parse_reaction(text: str) -> Reaction:
     return Reaction(text.strip(), table, key, match["op"], expression)
 
 
-def _schedulable() -> dict[str, list[str]]:
-    """Table → keys that take numbers by schedule (the objective is text: not a reaction target)."""
-    from dreamvid.config import _tables
-
-    return {name: [k for k in getattr(cls, "SCHEDULED", ()) if k != "objective"] for name, cls in _tables().items()
-            if getattr(cls, "SCHEDULED", ())}
-
-
-def _resolve_target(target: str, text: str) -> tuple[str, str]:
-    tables = _schedulable()
+def _resolve_target(target: str, text: str, tables: Mapping[str, Sequence[str]]) -> tuple[str, str]:
     if "." in target:
         table, _, key = target.partition(".")
         if key in tables.get(table, []):
@@ -153,61 +149,3 @@ def _evaluate(node: ast.expr, envelopes: Envelopes) -> np.ndarray | float:
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_evaluate(node.operand, envelopes))
     raise ConfigError(f"cannot evaluate {ast.dump(node)}")  # unreachable after _check_expression
-
-
-class Timeline:
-    """The configuration frame by frame: schedules evaluated (:meth:`Config.at`), then reactions applied.
-
-    Args:
-        config: the resolved configuration; ``config.audio.react`` lists the reactions.
-        envelopes: the soundtrack's envelopes, one value per frame; needed when there are reactions.
-
-    Raises:
-        ConfigError: reactions without envelopes, or a reaction that cannot be evaluated.
-
-    Example:
-        >>> from dreamvid.config import load_config
-        >>> Timeline(load_config("classic")).at(10).dream.objective
-        'b10'
-    """
-
-    def __init__(self, config: Config, envelopes: Envelopes | None = None) -> None:
-        self.config = config
-        self.reactions = [parse_reaction(text) for text in config.audio.react]
-        if self.reactions and envelopes is None:
-            raise ConfigError("audio.react needs a soundtrack: pass --audio FILE (or a video with sound), or "
-                              "remove the reactions")
-        self._values = [r.values(envelopes) for r in self.reactions] if envelopes is not None else []
-
-    def at(self, frame: int) -> Config:
-        """The configuration for ``frame`` (past the soundtrack's end, its last frame's reactions hold)."""
-        config = self.config.at(frame)
-        if not self.reactions:
-            return config
-        changes: dict[str, dict[str, float]] = {}
-        for reaction, values in zip(self.reactions, self._values):
-            value = float(values[min(frame, len(values) - 1)])
-            table = changes.setdefault(reaction.table, {})
-            current = table.get(reaction.key, getattr(getattr(config, reaction.table), reaction.key))
-            # envelopes are float32: keep 7 significant digits so values (and messages) read as written
-            table[reaction.key] = float(f"{reaction.apply(float(current), float(f'{value:.7g}')):.10g}")
-        try:
-            return dataclasses.replace(config, **{
-                name: dataclasses.replace(getattr(config, name), **{
-                    key: round(v) if _is_int(getattr(config, name), key) else v for key, v in keys.items()})
-                for name, keys in changes.items()})
-        except ConfigError as exc:
-            texts = "; ".join(r.text for r in self.reactions)
-            raise ConfigError(f"{exc} at frame {frame}, from audio.react ({texts}); make the reaction smaller "
-                              f"or the base value safer") from None
-
-    def check(self, frames: int) -> None:
-        """Evaluate every frame once, so a reaction that leaves a setting's range fails before rendering."""
-        if self.reactions:
-            for frame in range(frames):
-                self.at(frame)
-
-
-def _is_int(table: object, key: str) -> bool:
-    default = next(f.default for f in dataclasses.fields(table) if f.name == key)  # type: ignore[arg-type]
-    return isinstance(default, int) and not isinstance(default, bool)

@@ -1,6 +1,6 @@
 """Time dream iterations of the engine against a naive reference loop written the way peer tools do it.
 
-One iteration is one :func:`dreamvid.dream.ascent_step`: jitter, forward to the layer, backward to the
+One iteration is one :func:`dreamvid.engine.ascent_step`: jitter, forward to the layer, backward to the
 input, normalised step, clamp. The engine runs as shipped (``load_model()``, ``precision="auto"``). The
 naive reference is the loop older DeepDream tools write: the same network (``EfficientNetLite0`` with the
 package's weights, eval mode) run in fp32 through **all** its layers with a forward hook grabbing the
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from dreamvid.config import DreamConfig
-from dreamvid.dream import ascent_step, resolve_device, resolve_precision
+from dreamvid.engine import ascent_step, resolve_device, resolve_precision
 from dreamvid.models import EfficientNetLite0, IMAGENET_MEAN, IMAGENET_STD, _lite0_weights_file, load_model
 from dreamvid.objectives import layer
 

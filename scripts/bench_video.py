@@ -17,14 +17,21 @@ import importlib.util
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
+from dreamvid.arrays import to_uint8
 from dreamvid.config import load_config
 from dreamvid.images import contact_sheet, write_image
 from dreamvid.metrics import clip_metrics
-from dreamvid.pipeline import build_engine, dream_frames
+from dreamvid.panorama import Layout
+from dreamvid.pipeline import dreamer_for, engine_for
+from dreamvid.programs import CoherenceProgram
+from dreamvid.render import steps
+from dreamvid.timeline import Timeline
 from dreamvid.video import probe, read_frames
 
 MODES = ("flow", "none", "blend")
@@ -38,18 +45,36 @@ def sample_clip(name: str = "bikes.mp4") -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / name
 
 
+class Report(NamedTuple):
+    seeded: bool
+    seconds: float
+
+
+def dream_frames(frames: list, engine, config, *, seed: int) -> tuple[list, list[Report]]:  # noqa: ANN001
+    """The coherence program of ``config`` over ``frames`` from ``seed``: uint8 frames, and each one's timing."""
+    dreamer = replace(dreamer_for(config, engine, Layout(), coherence=config.video.coherence == "flow"), seed=seed)
+    program = CoherenceProgram(dreamer, config.video.coherence, config.video.scene_cuts)
+    out, reports = [], []
+    started = time.perf_counter()
+    for state, frame in steps(program, frames, Timeline(config).at):
+        now = time.perf_counter()
+        reports.append(Report(state.seeded, now - started))
+        out.append(to_uint8(frame))
+        started = now
+    return out, reports
+
+
 def seeded_frame_cost(frames: list, args: argparse.Namespace, pairs: int = 5) -> float:
     """Median over frame pairs of (seeded frame time / cold frame time), both timed in the same pair run.
 
     Timing the two side by side keeps the ratio honest on a noisy machine; a warm-up pair runs first.
     """
     config = load_config(args.preset, [*args.sets, 'video.coherence="flow"'])
-    engine = build_engine(config)
+    engine = engine_for(config)
     ratios = []
     for i in range(pairs + 1):
-        reports = []
         pair = frames[i * 2 : i * 2 + 2]
-        list(dream_frames(pair, engine, config, generator=torch.Generator().manual_seed(i), report=reports.append))
+        _, reports = dream_frames(pair, engine, config, seed=i)
         if i > 0 and reports[1].seeded:
             ratios.append(reports[1].seconds / reports[0].seconds)
     print("seeded/cold per pair:", " ".join(f"{r:.2f}" for r in ratios))
@@ -76,11 +101,9 @@ def main() -> None:
     results, outputs = {}, {}
     for mode in MODES:
         config = load_config(args.preset, [*args.sets, f'video.coherence="{mode}"'])
-        engine = build_engine(config)
-        reports = []
+        engine = engine_for(config)
         started = time.perf_counter()
-        outputs[mode] = list(dream_frames(frames, engine, config, generator=torch.Generator().manual_seed(config.run.seed),
-                                          report=reports.append))
+        outputs[mode], reports = dream_frames(frames, engine, config, seed=config.run.seed)
         seconds = time.perf_counter() - started
         results[mode] = (clip_metrics(frames, outputs[mode]), reports, seconds)
 

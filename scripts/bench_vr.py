@@ -91,17 +91,17 @@ def seam_ratio(frame: np.ndarray) -> float:
 
 def dream_panorama(picture: np.ndarray, projection: str, seed: int) -> np.ndarray:
     from dreamvid.config import load_config
+    from dreamvid.arrays import to_float, to_uint8
     from dreamvid.panorama import Layout, dream_layout
-    from dreamvid.pipeline import build_engine
+    from dreamvid.pipeline import engine_for
 
     import torch
 
     config = load_config("vr-360", [f"run.seed={seed}", f'vr.projection="{projection}"'])
-    engine = build_engine(config)
-    image = picture.astype(np.float32) / 255
-    out = dream_layout(image, image, engine, config.dream, config, layout=Layout(projection),
-                       generator=torch.Generator().manual_seed(seed))
-    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+    image = to_float(picture)
+    out = dream_layout(image, image, engine_for(config), config.dream, layout=Layout(projection),
+                       generator=torch.Generator().manual_seed(seed), poles=config.vr.poles)
+    return to_uint8(out)
 
 
 def peak_memory(width: int, folder: Path) -> tuple[float, float]:

@@ -22,11 +22,14 @@ import time
 
 import cv2
 import numpy as np
-import torch
 
 from dreamvid.config import load_config
 from dreamvid.images import contact_sheet, write_image
-from dreamvid.pipeline import build_engine, zoom_frames
+from dreamvid.panorama import Layout
+from dreamvid.pipeline import dreamer_for, engine_for
+from dreamvid.programs import ZoomProgram
+from dreamvid.render import steps
+from dreamvid.timeline import Timeline
 
 
 def measures(frame: np.ndarray) -> tuple[float, float, float]:
@@ -39,10 +42,10 @@ def measures(frame: np.ndarray) -> tuple[float, float, float]:
 
 
 def run(config, start: np.ndarray, frames: int, fps: float) -> tuple[list[tuple[float, float, float]], list[float], list]:
-    engine = build_engine(config)
+    program = ZoomProgram(dreamer_for(config, engine_for(config), Layout(), fps=fps), start)
     stats, seconds, kept = [], [], []
     every = max(1, frames // 8)
-    stream = zoom_frames(start, engine, config, count=frames, fps=fps, generator=torch.Generator().manual_seed(0))
+    stream = (frame for _, frame in steps(program, [None] * frames, Timeline(config).at))
     started = time.perf_counter()
     for k, frame in enumerate(stream):
         now = time.perf_counter()

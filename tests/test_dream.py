@@ -6,17 +6,8 @@ import pytest
 import torch
 
 from dreamvid.config import DreamConfig
-from dreamvid.dream import (
-    ascent_step,
-    dream,
-    gaussian_blur,
-    laplacian_normalize,
-    noise_image,
-    octave_sizes,
-    resolve_device,
-    resolve_precision,
-    total_variation,
-)
+from dreamvid.engine import ascent_step, dream, noise_image, resolve_device, resolve_precision
+from dreamvid.ops import gaussian_blur, laplacian_normalize, octave_sizes, total_variation
 from dreamvid.errors import ConfigError
 from dreamvid.models import load_model
 from dreamvid.objectives import layer

@@ -9,18 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from dreamvid.config import DreamConfig
-from dreamvid.dream import (
-    _plan_tiles,
-    _probe,
-    _random_affine,
-    _resize,
-    ascent_step,
-    dream,
-    estimate_step_memory,
-    gaussian_blur,
-    laplacian_normalize,
-    total_variation,
-)
+from dreamvid.engine import ascent_step, dream
+from dreamvid.ops import gaussian_blur, laplacian_normalize, random_affine, resize, total_variation
+from dreamvid.tiles import _plan_tiles, _probe, estimate_step_memory
 from dreamvid.errors import ConfigError
 from dreamvid.models import load_model
 from dreamvid.objectives import layer
@@ -201,14 +192,14 @@ class TestWrapHelpers:
     def test_resize_is_periodic(self):
         x = torch.rand(1, 3, 40, 100, generator=torch.Generator().manual_seed(0))
         for size, shift, out_shift in [((20, 50), 10, 5), ((80, 200), 10, 20)]:
-            rolled = _resize(torch.roll(x, shift, -1), size, wrap_x=True)
-            assert torch.allclose(rolled, torch.roll(_resize(x, size, wrap_x=True), out_shift, -1), atol=1e-6)
+            rolled = resize(torch.roll(x, shift, -1), size, wrap_x=True)
+            assert torch.allclose(rolled, torch.roll(resize(x, size, wrap_x=True), out_shift, -1), atol=1e-6)
 
     @pytest.mark.parametrize("size", [(20, 50), (28, 71), (57, 143), (40, 100)])
     def test_resize_matches_interpolate_inside(self, size):
         x = torch.rand(1, 3, 40, 100, generator=torch.Generator().manual_seed(0))
         inside = (slice(None), slice(None), slice(None), slice(4, -4))
-        assert torch.allclose(_resize(x, size, wrap_x=True)[inside], _resize(x, size)[inside], atol=1e-5)
+        assert torch.allclose(resize(x, size, wrap_x=True)[inside], resize(x, size)[inside], atol=1e-5)
 
     def test_blur_and_lapnorm_are_periodic(self):
         x = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(0))
@@ -228,7 +219,7 @@ class TestWrapHelpers:
         x = torch.rand(1, 3, 30, 40, generator=torch.Generator().manual_seed(0))
         settings = DreamConfig(scale_jitter=0.3, rotate_jitter=20)
         for seed in range(4):
-            out = _random_affine(x, settings, torch.Generator().manual_seed(seed), wrap_x=True)
+            out = random_affine(x, settings, torch.Generator().manual_seed(seed), wrap_x=True)
             # reference: the same transform sampled from three copies side by side
             u = torch.rand(2, generator=torch.Generator().manual_seed(seed)) * 2 - 1
             scale, angle = 1 + 0.3 * float(u[0]), math.radians(20 * float(u[1]))

@@ -163,6 +163,8 @@ def test_video(tmp_path: Path, coherence: str) -> None:
 
 
 def test_zoom(tmp_path: Path) -> None:
+    """From a picture, so unchanged by issue 13, where a zoom (or image) from noise started taking its noise
+    from the seed's own ``"noise"`` stream (the dream keeps the seed's ``"dream"`` stream)."""
     from skimage import data
 
     source, out = tmp_path / "coffee.png", tmp_path / "frames"

@@ -402,11 +402,11 @@ class TestGigantic:
     def test_within_the_limit_but_over_the_budget_is_dreamed_in_tiles(self, tmp_path, monkeypatch):
         """run.max_memory (default 2 GB) bounds one gradient step; a bigger step is computed in tiles.
         Here a 440x300 step at b4 needs about 59 MB untiled (bf16; twice that in fp32), over 0.05 GB."""
-        from dreamvid import dream
+        from dreamvid import engine
 
         tiled = []
-        real = dream._tiled_gradient
-        monkeypatch.setattr(dream, "_tiled_gradient", lambda x, *a, **kw: tiled.append(x.shape) or real(x, *a, **kw))
+        real = engine.tiled_gradient
+        monkeypatch.setattr(engine, "tiled_gradient", lambda x, *a, **kw: tiled.append(x.shape) or real(x, *a, **kw))
         path = tmp_path / "wide.png"
         images.write_image(path, photo(440, 300))
         out = tmp_path / "out.png"

@@ -10,14 +10,18 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from dreamvid import cli, pipeline
+from dreamvid.arrays import to_uint8
 from dreamvid.config import load_config
 from dreamvid.images import read_image
 from dreamvid.metrics import clip_metrics
-from dreamvid.pipeline import build_engine, dream_frames
+from dreamvid.panorama import Layout
+from dreamvid.pipeline import dreamer_for, engine_for
+from dreamvid.programs import CoherenceProgram
+from dreamvid.render import steps
+from dreamvid.timeline import Timeline
 from dreamvid.video import VideoWriter, probe, read_frames
 
 FAST = ["dream.octaves=2", "dream.steps=4", "dream.step_size=0.02", "video.seeded_octaves=1", "video.seeded_steps=2"]
@@ -33,14 +37,20 @@ def pan(n: int, *, width: int = 96, height: int = 64, dx: int = 2) -> list[np.nd
 
 @pytest.fixture(scope="module")
 def engine():
-    return build_engine(load_config(None, FAST))
+    return engine_for(load_config(None, FAST))
+
+
+def dream_frames(frames, engine, config, *, fps: float = 30.0, timeline=None, layout=Layout()):
+    """The coherence program of ``config`` stepped over ``frames``: ``[(state after, dreamed float frame), ...]``."""
+    dreamer = dreamer_for(config, engine, layout, fps=fps, coherence=config.video.coherence == "flow")
+    program = CoherenceProgram(dreamer, config.video.coherence, config.video.scene_cuts)
+    return list(steps(program, frames, (timeline or Timeline(config)).at))
 
 
 def run_frames(frames, engine, mode: str, *extra: str):
     config = load_config(None, [*FAST, f'video.coherence="{mode}"', *extra])
-    reports = []
-    out = list(dream_frames(frames, engine, config, generator=torch.Generator().manual_seed(0), report=reports.append))
-    return out, reports
+    pairs = dream_frames(frames, engine, config)
+    return [to_uint8(frame) for _, frame in pairs], [state for state, _ in pairs]
 
 
 class TestDreamFrames:
@@ -48,7 +58,7 @@ class TestDreamFrames:
         frames = pan(3)
         out, reports = run_frames(frames, engine, "flow")
         assert len(out) == 3 and all(o.shape == f.shape and o.dtype == np.uint8 for o, f in zip(out, frames))
-        assert [r.index for r in reports] == [0, 1, 2]
+        assert [r.index for r in reports] == [1, 2, 3]  # the next frame's
 
     def test_flow_seeds_after_the_first_frame(self, engine):
         _, reports = run_frames(pan(3), engine, "flow")
@@ -92,7 +102,7 @@ class TestDreamFrames:
     def test_blend_mixes_previous_dream(self, engine):
         frames = pan(1) * 2  # a still: blend's seed for frame 1 is half the previous dream
         config = load_config(None, [*FAST, 'video.coherence="blend"', "video.blend=1.0", "dream.steps=0"])
-        out = list(dream_frames(frames, engine, config, generator=torch.Generator()))
+        out = [to_uint8(frame) for _, frame in dream_frames(frames, engine, config)]
         assert np.array_equal(out[1], frames[1])  # blend=1 and no steps: the raw frame
 
 
@@ -121,7 +131,7 @@ class TestFeedbackInVideo:
 
     def run(self, engine, *extra: str) -> list[np.ndarray]:
         config = load_config(None, [*FAST, "video.seeded_steps=0", *extra])
-        return list(dream_frames(self.still(), engine, config, generator=torch.Generator().manual_seed(0), fps=1))
+        return [to_uint8(frame) for _, frame in dream_frames(self.still(), engine, config, fps=1)]
 
     def test_zoom_moves_the_carried_dream(self, engine):
         from dreamvid.feedback import frame_matrix, warp_affine
@@ -180,13 +190,13 @@ class TestVideoCommand:
 
     def test_frames_width_and_coherence_flag(self, tmp_path, monkeypatch):
         seen = {}
-        real = pipeline.dream_frames
+        real = pipeline.CoherenceProgram
 
-        def spy(frames, engine, config, **kw):
-            seen["coherence"] = config.video.coherence
-            return real(frames, engine, config, **kw)
+        def spy(dreamer, coherence, scene_cuts):
+            seen["coherence"] = coherence
+            return real(dreamer, coherence, scene_cuts)
 
-        monkeypatch.setattr(pipeline, "dream_frames", spy)
+        monkeypatch.setattr(pipeline, "CoherenceProgram", spy)
         clip = make_clip(tmp_path / "in.mp4", pan(6))
         out = tmp_path / "out.gif"
         result = runner.invoke(cli.app, ["video", str(clip), "-o", str(out), "--frames", "3", "--width", "48",

@@ -12,12 +12,18 @@ from dreamvid import cli
 from dreamvid.audio import NAMES, Envelopes
 from dreamvid.config import load_config
 from dreamvid.errors import ConfigError
-from dreamvid.react import Timeline, parse_reaction
+from dreamvid.react import parse_reaction as parse_with_targets
+from dreamvid.settings import SCHEDULABLE
+from dreamvid.timeline import Timeline
 from dreamvid.video import probe, read_frames
 
 from test_audio import CLICKS, click_track, write_wav  # noqa: I001 (tests/ is on the path)
 
 runner = CliRunner()
+
+
+def parse_reaction(text: str):
+    return parse_with_targets(text, targets=SCHEDULABLE)
 
 
 def envelopes(**values: list[float]) -> Envelopes:
@@ -100,7 +106,7 @@ class TestTimeline:
     def test_without_reactions_it_is_the_schedule(self):
         config = load_config("spiral-zoom")
         timeline = Timeline(config)
-        assert all(timeline.at(k) == config.at(k) for k in (0, 45, 90, 300))
+        assert all(timeline.config_at(k) == config.at(k) for k in (0, 45, 90, 300))
 
 
 FAST = ["--set", "dream.octaves=1", "--set", "dream.steps=1", "--set", "video.seeded_octaves=1",

@@ -22,7 +22,7 @@ from dreamvid import cli
 from dreamvid.checkpoint import Checkpoint, checkpoint_dir, frames_kept
 from dreamvid.config import load_config
 from dreamvid.errors import CheckpointError
-from dreamvid.pipeline import dream_video, dream_zoom
+from dreamvid.pipeline import render_video, render_zoom
 from dreamvid.video import probe, read_frames
 
 runner = CliRunner()
@@ -41,7 +41,7 @@ class Stop(Exception):
 
 
 def stop_at(frames: int):
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, preview=None) -> None:
         if done == frames:
             raise Stop
     return progress
@@ -66,12 +66,12 @@ def test_video_resumed_twice_is_identical(tmp_path, short_segments):
     config = load_config("video", LIGHT)
     options = dict(frames=8, width=64)
     whole, resumed = tmp_path / "whole.mp4", tmp_path / "resumed.mp4"
-    dream_video(config, bigbuckbunny(), whole, preview=tmp_path / "whole.png", **options)
+    render_video(config, bigbuckbunny(), whole, preview=tmp_path / "whole.png", **options)
     for at in (2, 6):  # inside the first segment, then after two segments were joined
         with pytest.raises(Stop):
-            dream_video(config, bigbuckbunny(), resumed, resume=True, progress=stop_at(at), **options)
+            render_video(config, bigbuckbunny(), resumed, resume=True, progress=stop_at(at), **options)
         assert frames_kept(resumed) == at and not resumed.exists()
-    dream_video(config, bigbuckbunny(), resumed, resume=True, preview=tmp_path / "resumed.png", **options)
+    render_video(config, bigbuckbunny(), resumed, resume=True, preview=tmp_path / "resumed.png", **options)
     assert same_frames(whole, resumed) and len(decoded(resumed)) == 8
     assert probe(resumed).has_audio and abs(probe(resumed).duration - probe(whole).duration) < 1e-6
     assert (tmp_path / "whole.png").read_bytes() == (tmp_path / "resumed.png").read_bytes()
@@ -84,7 +84,7 @@ def test_zoom_with_loop_resumed_is_identical(tmp_path, monkeypatch, short_segmen
     whole, resumed = tmp_path / "whole" / output, tmp_path / "resumed" / output
     whole.parent.mkdir()
     resumed.parent.mkdir()
-    dream_zoom(config, whole, loop=0.25, **ZOOM)  # 3 frames of crossfade, rendered first
+    render_zoom(config, whole, loop=0.25, **ZOOM)  # 3 frames of crossfade, rendered first
     real_save = Checkpoint.save
     calls = []
 
@@ -96,12 +96,12 @@ def test_zoom_with_loop_resumed_is_identical(tmp_path, monkeypatch, short_segmen
 
     monkeypatch.setattr(Checkpoint, "save", stop_on_second_save)
     with pytest.raises(Stop):
-        dream_zoom(config, resumed, loop=0.25, **ZOOM)
+        render_zoom(config, resumed, loop=0.25, **ZOOM)
     monkeypatch.setattr(Checkpoint, "save", real_save)
     assert frames_kept(resumed) == 0
     with pytest.raises(Stop):
-        dream_zoom(config, resumed, loop=0.25, resume=True, progress=stop_at(4), **ZOOM)
-    dream_zoom(config, resumed, loop=0.25, resume=True, **ZOOM)
+        render_zoom(config, resumed, loop=0.25, resume=True, progress=stop_at(4), **ZOOM)
+    render_zoom(config, resumed, loop=0.25, resume=True, **ZOOM)
     assert same_frames(whole, resumed) and len(decoded(resumed)) == 8
     assert sorted(p.name for p in resumed.parent.iterdir()) == sorted([output, output + ".json"])
 
@@ -109,7 +109,7 @@ def test_zoom_with_loop_resumed_is_identical(tmp_path, monkeypatch, short_segmen
 def test_kill_9_then_resume_is_identical(tmp_path):
     """A real kill -9 of the command line in the middle of a render, then --resume in a new process."""
     args = ["zoom", "-o", "z.mp4", "--frames", "24", "--size", "64x48", *LIGHT_FLAGS]
-    dream_zoom(load_config("endless-zoom", LIGHT), tmp_path / "whole.mp4", fps=Fraction(30), frames=24,
+    render_zoom(load_config("endless-zoom", LIGHT), tmp_path / "whole.mp4", fps=Fraction(30), frames=24,
                size=(64, 48))
     process = subprocess.Popen([sys.executable, "-m", "dreamvid.cli", *args], cwd=tmp_path,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,7 +157,7 @@ def interrupted(tmp_path):
     """A zoom to z.mp4 stopped after 3 frames, with its CLI arguments."""
     args = ["zoom", "-o", str(tmp_path / "z.mp4"), "--frames", "8", "--fps", "12", "--size", "64x48", *LIGHT_FLAGS]
     with pytest.raises(Stop):
-        dream_zoom(load_config("endless-zoom", LIGHT), tmp_path / "z.mp4", progress=stop_at(3), **ZOOM)
+        render_zoom(load_config("endless-zoom", LIGHT), tmp_path / "z.mp4", progress=stop_at(3), **ZOOM)
     return args
 
 
@@ -175,13 +175,13 @@ def test_changed_arguments_and_input_refuse(tmp_path):
     write_image(picture, np.full((48, 64, 3), 90, np.uint8))
     config = load_config("endless-zoom", LIGHT)
     with pytest.raises(Stop):
-        dream_zoom(config, tmp_path / "z.mp4", input=picture, progress=stop_at(2), **ZOOM)
+        render_zoom(config, tmp_path / "z.mp4", input=picture, progress=stop_at(2), **ZOOM)
     with pytest.raises(CheckpointError, match=r"--frames \(was 8, now 9\)"):
-        dream_zoom(config, tmp_path / "z.mp4", input=picture, resume=True, **{**ZOOM, "frames": 9})
+        render_zoom(config, tmp_path / "z.mp4", input=picture, resume=True, **{**ZOOM, "frames": 9})
     write_image(picture, np.full((48, 64, 3), 200, np.uint8))
     os.utime(picture, ns=(1, 1))
     with pytest.raises(CheckpointError, match=r"input \(the file .*p\.png changed since\)"):
-        dream_zoom(config, tmp_path / "z.mp4", input=picture, resume=True, **ZOOM)
+        render_zoom(config, tmp_path / "z.mp4", input=picture, resume=True, **ZOOM)
 
 
 def test_offer_when_a_checkpoint_exists(tmp_path, interrupted):
@@ -208,7 +208,7 @@ def test_offer_on_a_terminal_asks(tmp_path, interrupted, monkeypatch):
 
     def work(bar, resume, restart):
         calls.append((resume, restart))
-        return dream_zoom(load_config("endless-zoom", LIGHT), tmp_path / "z.mp4", resume=resume, restart=restart,
+        return render_zoom(load_config("endless-zoom", LIGHT), tmp_path / "z.mp4", resume=resume, restart=restart,
                           progress=bar, **ZOOM)
 
     cli._render_resumable("frames", work, resume=False, restart=False)

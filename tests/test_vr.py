@@ -15,7 +15,8 @@ from dreamvid.config import RunConfig, VrConfig, load_config
 from dreamvid.errors import ConfigError
 from dreamvid.images import read_image, write_image
 from dreamvid.panorama import Layout, dream_layout, latitude_weight, resolve_layout
-from dreamvid.pipeline import build_engine
+from dreamvid.flow import make_flow
+from dreamvid.pipeline import engine_for
 from dreamvid.spherical import Spherical, read_spherical, write_spherical
 from dreamvid.video import VideoWriter, probe, read_frames
 from test_spherical import SPHERICAL_LINE, STEREO_LINES, side_data
@@ -118,19 +119,23 @@ def test_a_small_budget_tiles_the_frame_and_dreams_alike() -> None:
     is chaotic, so tiled and untiled differ pixel by pixel (tests/test_dream_tiles.py compares them in
     fp32) but not in strength.
     """
-    from dreamvid.dream import estimate_step_memory, resolve_precision
+    from dataclasses import replace
+
+    from dreamvid.engine import resolve_precision
+    from dreamvid.tiles import estimate_step_memory
 
     image = panorama(512).astype(np.float32) / 255
     common = ['vr.projection="flat"', "dream.octaves=1", "dream.steps=3", "dream.jitter=0"]
     config = load_config("vr-360", [*common, "run.max_memory=0"])
-    engine = build_engine(config)
+    engine = engine_for(config)
     dtype = resolve_precision(config.run.precision, engine.device)
     need = estimate_step_memory(256, 512, engine.model, engine.objective("b10").layers, autocast_dtype=dtype)
     tiled_config = load_config("vr-360", [*common, f"run.max_memory={max(0.05, need / 2 / 1e9)}"])
     assert tiled_config.run.max_memory_bytes < need  # the budget really forces tiles
+    tiled_engine = replace(engine, max_memory=tiled_config.run.max_memory_bytes)  # the same model, a smaller budget
     untiled, again, tiled = (
-        dream_layout(image, image, engine, c.dream, c, layout=Layout(), generator=torch.Generator().manual_seed(0))
-        for c in (config, config, tiled_config))
+        dream_layout(image, image, e, config.dream, layout=Layout(), generator=torch.Generator().manual_seed(0))
+        for e in (engine, engine, tiled_engine))
     assert np.array_equal(untiled, again)
     assert not np.array_equal(tiled, untiled)
     assert np.abs(tiled - image).mean() == pytest.approx(np.abs(untiled - image).mean(), rel=0.1)
@@ -152,7 +157,7 @@ def test_equirect_image_has_no_seam(tmp_path: Path) -> None:
         for projection in ratios:
             config = load_config("vr-360", ["dream.octaves=2", "dream.steps=3", "dream.step_size=0.03",
                                             f'vr.projection="{projection}"', f"run.seed={k}"])
-            out = dream_layout(turned, turned, build_engine(config), config.dream, config, layout=Layout(projection),
+            out = dream_layout(turned, turned, engine_for(config), config.dream, layout=Layout(projection),
                                generator=torch.Generator().manual_seed(k))
             ratios[projection].append(seam_step(out - turned))
     equirect, flat = (float(np.median(ratios[p])) for p in ("equirect", "flat"))
@@ -172,8 +177,8 @@ def test_pole_faces_dream_the_caps_without_stretch() -> None:
     strengths, equator = {}, {}
     for poles in ("faces", "weight", "none"):
         config = load_config("vr-360", [f'vr.poles="{poles}"', "dream.octaves=3", "dream.steps=3"])
-        out = dream_layout(picture, picture, build_engine(config), config.dream, config, layout=Layout("equirect"),
-                           generator=torch.Generator().manual_seed(0))
+        out = dream_layout(picture, picture, engine_for(config), config.dream, layout=Layout("equirect"),
+                           generator=torch.Generator().manual_seed(0), poles=poles)
         detail = np.abs(out - picture).mean(axis=(1, 2))
         equator[poles] = detail[56:72].mean()
         strengths[poles] = detail[:16].mean() / equator[poles]  # above 67.5° against the equator band
@@ -198,15 +203,17 @@ def test_stereo_eyes_see_the_same_dream() -> None:
     right = np.ascontiguousarray(np.roll(left, -shift, axis=1))  # a nearer scene sits further left in the right eye
     frame = np.concatenate([left, right], axis=0).astype(np.float32) / 255
     config = load_config("video", ["dream.octaves=2", "dream.steps=4", "video.seeded_steps=2"])
-    engine = build_engine(config)
-    out = dream_layout(frame, frame, engine, config.dream, config, layout=Layout("flat", "top-bottom"),
-                       generator=torch.Generator().manual_seed(0))
+    engine = engine_for(config)
+    seeded = config.frame(0).seeded
+    out = dream_layout(frame, frame, engine, config.dream, layout=Layout("flat", "top-bottom"),
+                       generator=torch.Generator().manual_seed(0), touch_up=seeded,
+                       fresh_boost=config.video.fresh_boost, flow=make_flow(config.video.flow))
     detail = out - frame
     left_detail, right_detail = detail[:96], detail[96:]
     inner = (slice(8, -8), slice(16, -16))
     moved = np.roll(left_detail, -shift, axis=1)
     consistent = np.abs(right_detail - moved)[inner].mean() / np.abs(moved)[inner].mean()
-    mono = dream_layout(frame, frame, engine, config.dream, config, layout=Layout("flat", "mono"),
+    mono = dream_layout(frame, frame, engine, config.dream, layout=Layout("flat", "mono"),
                         generator=torch.Generator().manual_seed(0)) - frame
     independent = np.abs(mono[96:] - np.roll(mono[:96], -shift, axis=1))[inner].mean() / np.abs(moved)[inner].mean()
     assert consistent < 0.25, consistent

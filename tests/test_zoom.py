@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from dreamvid import cli
 from dreamvid.images import write_image
-from dreamvid.pipeline import loop_crossfade
+from dreamvid.render import loop_crossfade
 from dreamvid.video import probe, read_frames
 
 runner = CliRunner()
@@ -86,16 +86,17 @@ def small_cat(scale: int = 6) -> np.ndarray:
 
 
 def zoom_run(config_overrides: list[str], count: int = 4) -> list[np.ndarray]:
-    import torch
-
     from dreamvid.config import load_config
-    from dreamvid.pipeline import build_engine, zoom_frames
+    from dreamvid.panorama import Layout
+    from dreamvid.pipeline import dreamer_for, engine_for
+    from dreamvid.programs import ZoomProgram
+    from dreamvid.render import steps
+    from dreamvid.timeline import Timeline
 
     config = load_config("endless-zoom", ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1",
                                           "video.seeded_steps=2", *config_overrides])
-    engine = build_engine(config)
-    return list(zoom_frames(small_cat(), engine, config, count=count, fps=10,
-                            generator=torch.Generator().manual_seed(0)))
+    program = ZoomProgram(dreamer_for(config, engine_for(config), Layout(), fps=10), small_cat())
+    return [frame for _, frame in steps(program, [None] * count, Timeline(config).at)]
 
 
 def test_objective_switches_at_its_keyframe():
