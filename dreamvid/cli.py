@@ -84,7 +84,7 @@ def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list
     keys = {"model": "model.name", "weights": "model.weights", "objective": "dream.objective",
             "seed": "run.seed", "device": "run.device", "coherence": "video.coherence", "zoom": "zoom.zoom",
             "rotate": "zoom.rotate", "projection": "vr.projection", "stereo": "vr.stereo",
-            "max_memory": "run.max_memory"}
+            "max_memory": "run.max_memory", "workers": "scale.workers", "ray_address": "scale.address"}
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:
@@ -314,6 +314,9 @@ def video(
     projection: ProjectionOpt = None,
     stereo: StereoOpt = None,
     max_memory: MaxMemoryOpt = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Render in chunks on a local Ray cluster with this many workers (pip install 'dreamvid[cluster]'); CPU threads are divided among them.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Render in chunks on a running Ray cluster: auto, HOST:PORT or ray://HOST:PORT.")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Print the chunks a render with --workers would have, and exit.")] = False,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
     debug: DebugOpt = False,
@@ -328,13 +331,17 @@ def video(
     and the exit status is 3. Other errors: one line, exit status 1.
     """
     from dreamvid.config import load_config
-    from dreamvid.pipeline import render_video
+    from dreamvid.pipeline import plan_for, render_video
 
     with _errors(debug, interrupted=_resume_hint(output)):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, coherence=coherence,
                                                                 projection=projection, stereo=stereo,
-                                                                max_memory=_parse_memory(max_memory))), react)
+                                                                max_memory=_parse_memory(max_memory), workers=workers,
+                                                                ray_address=ray_address)), react)
+        if plan:
+            typer.echo(plan_for(config, input, start=start, duration=duration, frames=frames, width=width).describe())
+            return
         _render_resumable("frames", lambda bar, resume, restart: render_video(
             config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
             audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
@@ -364,6 +371,7 @@ def zoom(
     projection: ProjectionOpt = None,
     stereo: StereoOpt = None,
     max_memory: MaxMemoryOpt = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Refused: each zoom frame is made from the last, so a zoom cannot be split among workers.")] = None,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
     debug: DebugOpt = False,
@@ -377,6 +385,11 @@ def zoom(
     from dreamvid.pipeline import render_zoom
 
     with _errors(debug, interrupted=_resume_hint(output)):
+        if workers is not None:
+            from dreamvid.errors import ConfigError
+
+            raise ConfigError("--workers cannot split a zoom: each zoom frame is made from the last one; render "
+                              "it without --workers")
         rate = _parse_fps(fps)
         frame_size = parse_size(size) if size is not None else None
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,

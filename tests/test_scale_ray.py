@@ -32,7 +32,7 @@ ray = pytest.importorskip("ray") if os.environ.get("CI") != "true" else __import
 from dreamvid import cli  # noqa: E402
 from dreamvid.checkpoint import checkpoint_dir  # noqa: E402
 from dreamvid.errors import RenderStopped  # noqa: E402
-from dreamvid.settings import load_config  # noqa: E402
+from dreamvid.config import load_config  # noqa: E402
 from dreamvid.video import probe, read_frames  # noqa: E402
 
 runner = CliRunner()

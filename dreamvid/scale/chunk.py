@@ -1,7 +1,7 @@
 """One chunk on one worker: ``(job) → result``, the body of a Ray task and of ``--workers 1``.
 
-A :class:`ChunkJob` carries everything a worker needs — the settings, the timeline, the layout and the
-chunk's source frames compressed as PNG — so workers need no shared filesystem and no access to the input.
+A :class:`ChunkJob` carries everything a worker needs — the program's recipe, the timeline and the chunk's
+source frames compressed as PNG — so workers need no shared filesystem and no access to the input.
 The worker steps a fresh :class:`~dreamvid.programs.CoherenceProgram` over the chunk's frames from
 ``chunk.warm`` with the random stream of ``(seed, chunk.start)``, throws the warm-up away and returns:
 
@@ -32,12 +32,9 @@ import torch
 from dreamvid.arrays import to_uint8
 from dreamvid.engine import Engine, seeded_generator
 from dreamvid.errors import InputError
-from dreamvid.panorama import Layout
-from dreamvid.pipeline import dreamer_for, engine_for
-from dreamvid.programs import CoherenceProgram, CoherenceState
+from dreamvid.programs import CoherenceState, VideoRecipe
 from dreamvid.render import steps
 from dreamvid.scale.plan import Chunk
-from dreamvid.settings import Config
 from dreamvid.timeline import Timeline
 from dreamvid.video import VideoWriter
 
@@ -50,23 +47,23 @@ class ChunkJob:
 
     Attributes:
         chunk: which frames (:class:`~dreamvid.scale.plan.Chunk`).
-        config: the resolved configuration.
+        recipe: how to build the coherence program (engine, layout, flow, seed ...).
         timeline: the per-frame settings (schedules and audio reactions), indexed by the clip's frames.
-        layout: flat or equirect, mono or stereo.
         fps: the clip's exact frame rate.
         frames: the source frames ``[chunk.warm, chunk.end)`` as PNG bytes (:func:`pack`).
         threads: torch threads for this task.
         format: the output's format, ``"mp4"`` or ``"webm"`` (the body's container and encoder).
+        crf: the encoder's quality (as the output's).
     """
 
     chunk: Chunk
-    config: Config
+    recipe: VideoRecipe
     timeline: Timeline
-    layout: Layout
     fps: Fraction
     frames: Sequence[bytes]
     threads: int
     format: str = "mp4"
+    crf: int = 18
 
 
 @dataclass(frozen=True)
@@ -118,9 +115,9 @@ def chunk_rng(seed: int, start: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=2)
-def _engine(config: Config) -> Engine:
-    """The engine of ``config``, kept for the next chunk a worker process renders with the same settings."""
-    return engine_for(config)
+def _engine(recipe: VideoRecipe) -> Engine:
+    """The recipe's engine, kept for the next chunk a worker process renders with the same recipe."""
+    return recipe.engine()
 
 
 def render_chunk(job: ChunkJob, *, progress: Callable[[int], None] | None = None) -> ChunkResult:
@@ -135,11 +132,9 @@ def render_chunk(job: ChunkJob, *, progress: Callable[[int], None] | None = None
     """
     started = time.perf_counter()
     torch.set_num_threads(job.threads)
-    config, chunk = job.config, job.chunk
-    engine = _engine(config)
-    dreamer = dreamer_for(config, engine, job.layout, fps=float(job.fps), coherence=config.video.coherence == "flow")
-    program = CoherenceProgram(dreamer, config.video.coherence, config.video.scene_cuts)
-    state = CoherenceState(chunk.warm, None, None, chunk_rng(config.run.seed, chunk.start))
+    chunk = job.chunk
+    program = job.recipe.build(_engine(job.recipe))
+    state = CoherenceState(chunk.warm, None, None, chunk_rng(job.recipe.seed, chunk.start))
     body_start, body_end = chunk.body
     fade_in: list[bytes] = []
     fade_out: list[bytes] = []
@@ -154,8 +149,7 @@ def render_chunk(job: ChunkJob, *, progress: Callable[[int], None] | None = None
                 fade_in.append(pack(frame))
             elif body_start <= t < body_end:
                 if writer is None:
-                    writer = VideoWriter(body_path, fps=job.fps, size=(frame.shape[1], frame.shape[0]),
-                                         crf=config.video.crf)
+                    writer = VideoWriter(body_path, fps=job.fps, size=(frame.shape[1], frame.shape[0]), crf=job.crf)
                 writer.write(frame)
             elif t >= body_end:
                 fade_out.append(pack(frame))

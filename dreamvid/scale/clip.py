@@ -1,4 +1,4 @@
-"""A clip rendered in chunks: ``render_video_chunked(config, input, output, workers=N) → file``.
+"""A clip rendered in chunks: ``render_chunks(checkpoint, plan, recipe, timeline, frames) → file``.
 
 Plan (:mod:`dreamvid.scale.plan`) → chunks on Ray (:mod:`dreamvid.scale.driver`) → assembly here: each
 chunk's encoded body, then the frames cross-faded at the join with the next chunk (encoded by the driver),
@@ -17,19 +17,21 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from dreamvid.checkpoint import Checkpoint
-from dreamvid.errors import ConfigError, InputError
+from dreamvid.errors import InputError
+from dreamvid.programs import VideoRecipe
 from dreamvid.scale.chunk import ChunkJob, ChunkResult, pack, unpack
 from dreamvid.scale.driver import Cluster, blend, find_cuts, run_chunks
 from dreamvid.scale.plan import Chunk, fade_weight, plan_chunks
-from dreamvid.settings import Config
-from dreamvid.video import SegmentJoiner, VideoWriter, output_format, probe, read_frames
+from dreamvid.timeline import Timeline
+from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
-__all__ = ["ChunkPlan", "plan_video", "render_video_chunked"]
+__all__ = ["ChunkPlan", "chunk_threads", "make_plan", "render_chunks"]
 
 
 @dataclass(frozen=True)
@@ -53,26 +55,27 @@ class ChunkPlan:
         return "\n".join(lines)
 
 
-def _settings_plan(config: Config, frames: int, cuts: Sequence[int], fps: float) -> list[Chunk]:
-    scale = config.scale
-    independent = config.video.coherence == "none"  # no frame depends on another: nothing to warm up
-    return plan_chunks(frames, cuts=cuts, length=max(1, round(scale.segment_seconds * fps)),
-                       warmup=0 if independent else scale.warmup, overlap=0 if independent else scale.overlap)
+def make_plan(frames: Iterator[np.ndarray], *, fps: float, cut_method: str | None, wrap_x: bool,
+              segment_seconds: float, warmup: int, overlap: int) -> ChunkPlan:
+    """Read the clip's ``frames`` once and plan its chunks.
 
-
-def plan_video(config: Config, input: str | os.PathLike, *, start: float = 0.0, duration: float | None = None,
-               frames: int | None = None, width: int | None = None, wrap_x: bool = False) -> ChunkPlan:
-    """Read the clip once and plan its chunks (frame count, scene cuts, ``[scale]`` settings).
+    ``cut_method``: the flow method cuts are looked for with (``None``: none); ``warmup = 0`` for renders
+    whose frames do not depend on each other.
 
     Raises:
-        InputError: the clip cannot be read or has no frames in the part asked for.
+        InputError: the clip has no frames.
     """
-    info = probe(input)
-    count, cuts = find_cuts(iter(read_frames(input, start=start, duration=duration, frames=frames, width=width,
-                                             info=info)), config, wrap_x=wrap_x)
+    count, cuts = find_cuts(frames, method=cut_method, wrap_x=wrap_x)
     if count == 0:
-        raise InputError(f"{input} has no frames in the part asked for; check --start/--duration")
-    return ChunkPlan(count, float(info.fps), tuple(cuts), tuple(_settings_plan(config, count, cuts, float(info.fps))))
+        raise InputError("the clip has no frames in the part asked for; check --start/--duration")
+    chunks = plan_chunks(count, cuts=cuts, length=max(1, round(segment_seconds * fps)), warmup=warmup,
+                         overlap=min(overlap, warmup))
+    return ChunkPlan(count, fps, tuple(cuts), tuple(chunks))
+
+
+def chunk_threads(threads: int, workers: int) -> int:
+    """Torch threads per task: ``threads`` (``run.threads``), or the cores divided among ``workers`` (≥ 1)."""
+    return threads or max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def _jobs(plan: ChunkPlan, frames: Iterator[np.ndarray], make: Callable[[Chunk, list[bytes]], ChunkJob],
@@ -144,94 +147,53 @@ def assemble(checkpoint: Checkpoint, plan: ChunkPlan, writer: dict[str, object])
     return SegmentJoiner(checkpoint.output, **writer).join(segments, frames=plan.frames)  # type: ignore[arg-type]
 
 
-def render_video_chunked(
-    config: Config,
-    input: str | os.PathLike,
-    output: str | os.PathLike,
+def render_chunks(
+    checkpoint: Checkpoint,
+    plan: ChunkPlan,
+    recipe: VideoRecipe,
+    timeline: Timeline,
+    frames: Iterator[np.ndarray],
     *,
-    workers: int | None = None,
+    writer: dict[str, object],
+    fps: Fraction,
+    crf: int,
+    threads: int,
+    workers: int = 1,
     address: str | None = None,
-    start: float = 0.0,
-    duration: float | None = None,
-    frames: int | None = None,
-    width: int | None = None,
-    audio: str | os.PathLike | None = None,
+    gpu: bool = False,
     progress: Callable[..., None] | None = None,
-    resume: bool = False,
-    restart: bool = False,
     stop: threading.Event | None = None,
 ) -> Path:
-    """Render a clip in chunks on Ray into ``output`` (MP4 or WebM), with its sound.
+    """Render ``plan``'s chunks not yet in ``checkpoint`` on Ray, then join them into the output.
 
     Args:
-        workers: task slots of a local Ray cluster (``address`` unset); each task gets
-            ``run.threads`` torch threads (0: the machine's cores divided by ``workers``).
-        address: a running cluster (``"auto"``, ``"HOST:PORT"``, ``"ray://HOST:PORT"``).
-        start, duration, frames, width, audio, resume, restart, stop: as :func:`dreamvid.pipeline.render_video`.
-        progress: ``progress(frames_done, frames_total)`` across all workers.
+        checkpoint: the render's checkpoint (finished chunks are kept there and skipped).
+        plan: the chunks (:func:`make_plan`).
+        recipe, timeline: the program and the settings of every frame.
+        frames: the clip's source frames from the first, read once.
+        writer: the output writer's arguments (fps, size, crf, audio, spherical metadata).
+        fps, crf: the clip's frame rate and the encoder's quality.
+        threads: torch threads per task.
+        workers, address: a local cluster of ``workers`` slots, or a running cluster.
+        gpu: each task asks for one GPU.
+        progress: ``progress(frames_done, total)`` across all workers.
+        stop: set it to end the render (finished chunks stay).
 
     Returns:
         The output path.
-
-    Raises:
-        ConfigError: not MP4/WebM, Ray missing or unreachable; and what a sequential render raises.
-        RenderStopped: ``stop`` was set (finished chunks stay in the checkpoint).
     """
-    from dreamvid import pipeline  # the pipeline's own checks and resolution, shared with sequential renders
+    fmt = output_format(checkpoint.output)
+    done = {int(name[6:11]) for name, _ in checkpoint.kept("chunk_") if name.endswith("_done")}
 
-    fmt = output_format(output)
-    if fmt not in ("mp4", "webm"):
-        raise ConfigError(f"a render in chunks (--workers, --ray-address) writes MP4 or WebM, not {fmt}; "
-                          "choose an .mp4 or .webm output")
-    threads = chunk_threads(config, workers)
-    info = probe(input)
-    reader = read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info)
-    first = next(iter(reader), None)
-    if first is None:
-        raise InputError(f"{input} has no frames in the part asked for; check --start/--duration")
-    size = (first.shape[1], first.shape[0])
-    layout = pipeline.layout_for(config, size, input=input)
-    plan = plan_video(config, input, start=start, duration=duration, frames=frames, width=width,
-                      wrap_x=layout.equirect)
-    fps = info.fps
-    timeline = pipeline.timeline_for(config, fps=float(fps), frames=plan.frames,
-                                     audio=audio if audio is not None else input,
-                                     start=0.0 if audio is not None else start,
-                                     duration=duration if audio is None else None,
-                                     own=audio is None and not info.has_audio)
-    if audio is not None:
-        sound, sound_start, sound_duration = audio, 0.0, None
-    else:
-        sound, sound_start, sound_duration = (input if info.has_audio else None), start, duration
-    identity = pipeline.identity_for(config, "video", inputs={"input": input, "--audio": audio}, arguments={
-        "--start": start, "--duration": duration, "--frames": frames, "--width": width, "chunked": True,
-        "threads": threads})
-    writer = dict(fps=fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
-                  crf=config.video.crf, inputs=[input], spherical=pipeline.spherical_for(config, layout))
-    with Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=writer) as checkpoint:
-        done = {int(name[6:11]) for name, _ in checkpoint.kept("chunk_") if name.endswith("_done")}
-        cluster = Cluster(workers or 1, threads, address)
+    def make(chunk: Chunk, packed: list[bytes]) -> ChunkJob:
+        return ChunkJob(chunk, recipe, timeline, fps, packed, threads, fmt, crf)
+
+    if len(done) < len(plan.chunks):
+        cluster = Cluster(workers, threads, address)
         try:
-            def make(chunk: Chunk, packed: list[bytes]) -> ChunkJob:
-                return ChunkJob(chunk, config, timeline, layout, fps, packed, threads, fmt)
-
-            jobs = _jobs(plan, iter(read_frames(input, start=start, duration=duration, frames=frames, width=width,
-                                                info=info)), make, done)
             before = sum(c.end - c.start for c in plan.chunks if c.index in done)
-            run_chunks(cluster, jobs, keep=lambda job, result: _keep(checkpoint, job, result), frames_before=before,
-                       total=plan.frames, gpu=pipeline.uses_cuda(config), progress=progress, stop=stop)
+            run_chunks(cluster, _jobs(plan, frames, make, done), keep=lambda job, result: _keep(checkpoint, job, result),
+                       frames_before=before, total=plan.frames, gpu=gpu, progress=progress, stop=stop)
         finally:
             cluster.close()
-        out = assemble(checkpoint, plan, writer)
-        pipeline.save_sidecar(config, out, input=input, extra={
-            "start": start, "duration": duration, "frames": plan.frames, "fps": str(fps),
-            "chunks": len(plan.chunks), "threads": threads})
-        checkpoint.remove()
-    return out
-
-
-def chunk_threads(config: Config, workers: int | None) -> int:
-    """Torch threads per task: ``run.threads``, or the machine's cores divided among ``workers`` (at least 1)."""
-    if config.run.threads:
-        return config.run.threads
-    return max(1, (os.cpu_count() or 1) // max(1, workers or 1))
+    return assemble(checkpoint, plan, writer)

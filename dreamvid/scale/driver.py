@@ -37,7 +37,6 @@ from dreamvid.errors import ConfigError, DreamvidError, RenderStopped
 from dreamvid.flow import make_flow, scene_cut
 from dreamvid.scale.chunk import ChunkJob, ChunkResult, pack, render_chunk, task_memory, unpack
 from dreamvid.scale.plan import Chunk, fade_weight, plan_chunks
-from dreamvid.settings import Config
 from dreamvid.video import SegmentJoiner, VideoWriter
 
 __all__ = ["Cluster", "find_cuts", "run_chunks"]
@@ -48,14 +47,14 @@ CUT_WIDTH = 480
 """Frames are shrunk to at most this width to find the plan's scene cuts (the test is scale-free)."""
 
 
-def find_cuts(frames: Iterator[np.ndarray], config: Config, *, wrap_x: bool = False) -> tuple[int, list[int]]:
+def find_cuts(frames: Iterator[np.ndarray], *, method: str | None, wrap_x: bool = False) -> tuple[int, list[int]]:
     """Count ``frames`` and find the scene cuts the plan splits at: ``(count, [frame after each cut])``.
 
-    Only ``video.coherence = "flow"`` with ``video.scene_cuts`` restarts the dream at a cut, so only then
-    are cuts looked for, with the render's flow method on frames at most :data:`CUT_WIDTH` wide.
+    ``method``: the render's flow method (``"raft"`` looks with DIS); ``None`` looks for no cuts — only a
+    flow-coherent render with ``video.scene_cuts`` restarts its dream at a cut. Frames are shrunk to at
+    most :data:`CUT_WIDTH` wide first.
     """
-    look = config.video.coherence == "flow" and config.video.scene_cuts
-    flow = make_flow(config.video.flow if config.video.flow != "raft" else "dis", wrap_x=wrap_x) if look else None
+    flow = make_flow("dis" if method == "raft" else method, wrap_x=wrap_x) if method is not None else None
     count, cuts, previous = 0, [], None
     for frame in frames:
         if flow is not None:
@@ -179,7 +178,7 @@ def run_chunks(
                     break
                 height, width = unpack(job.frames[0]).shape[:2]
                 options = dict(num_cpus=job.threads, memory=task_memory(width, height,
-                                                                        max_memory=job.config.run.max_memory_bytes))
+                                                                        max_memory=job.recipe.max_memory))
                 if gpu:
                     options["num_gpus"] = 1
                 pending[task.options(**options).remote(job, reporter)] = job
