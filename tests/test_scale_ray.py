@@ -32,6 +32,7 @@ ray = pytest.importorskip("ray") if os.environ.get("CI") != "true" else __import
 from dreamvid import cli  # noqa: E402
 from dreamvid.checkpoint import checkpoint_dir  # noqa: E402
 from dreamvid.errors import RenderStopped  # noqa: E402
+from dreamvid.pipeline import render_video  # noqa: E402
 from dreamvid.config import load_config  # noqa: E402
 from dreamvid.video import probe, read_frames  # noqa: E402
 
@@ -151,8 +152,6 @@ def test_two_local_workers_give_the_frames_of_one(tmp_path: Path, reference: lis
 def test_a_sequential_render_is_another_render_and_neither_resumes_the_other(
         tmp_path: Path, reference: list[np.ndarray]) -> None:
     from dreamvid.errors import CheckpointError
-    from dreamvid.pipeline import render_video
-    from dreamvid.scale.clip import render_video_chunked
 
     sequential = video(tmp_path / "seq.mp4")  # no --workers: not chunked, one random stream for the clip
     assert len(sequential) == FRAMES
@@ -166,8 +165,9 @@ def test_a_sequential_render_is_another_render_and_neither_resumes_the_other(
 
     with pytest.raises(RenderStopped):
         render_video(config, CLIP, out, frames=FRAMES, width=64, progress=stop_after_two, stop=stop)
+    chunked = load_config(None, [*SETTINGS, "run.seed=3", 'run.device="cpu"', "scale.workers=1"])
     with pytest.raises(CheckpointError, match="chunked"):
-        render_video_chunked(config, CLIP, out, workers=1, frames=FRAMES, width=64, resume=True)
+        render_video(chunked, CLIP, out, frames=FRAMES, width=64, resume=True)
 
 
 def test_an_external_cluster_renders_the_same_frames(head: str, tmp_path: Path,
@@ -203,20 +203,18 @@ def test_a_killed_worker_is_retried_and_the_frames_stay_the_same(head: str, tmp_
 
 def test_stop_keeps_finished_chunks_and_resume_skips_them(head: str, tmp_path: Path,
                                                           reference: list[np.ndarray]) -> None:
-    from dreamvid.scale.clip import render_video_chunked
-
-    config = load_config(None, [*SETTINGS, "run.seed=3", 'run.device="cpu"'])
+    config = load_config(None, [*SETTINGS, "run.seed=3", 'run.device="cpu"', f'scale.address="{head}"'])
     out = tmp_path / "stopped.mp4"
     stop, seen = threading.Event(), []
 
     def progress(done: int, total: int, preview=None) -> None:
         seen.append(done)
-        if any(name.endswith("_done.npy") for name in os.listdir(checkpoint_dir(out) / "kept")
-               if (checkpoint_dir(out) / "kept").is_dir()):
+        kept = checkpoint_dir(out) / "kept"
+        if kept.is_dir() and any(name.endswith("_done.npy") for name in os.listdir(kept)):
             stop.set()
 
     with pytest.raises(RenderStopped):
-        render_video_chunked(config, CLIP, out, address=head, frames=FRAMES, width=64, progress=progress, stop=stop)
+        render_video(config, CLIP, out, frames=FRAMES, width=64, progress=progress, stop=stop)
     kept = sorted(p.name for p in (checkpoint_dir(out) / "kept").glob("chunk_*_done.npy"))
     assert kept and not out.exists()
     stamps = {name: (checkpoint_dir(out) / "kept" / name).stat().st_mtime_ns for name in kept}
@@ -228,7 +226,7 @@ def test_stop_keeps_finished_chunks_and_resume_skips_them(head: str, tmp_path: P
         rewritten.extend(name for name, stamp in stamps.items()
                          if (checkpoint_dir(out) / "kept" / name).stat().st_mtime_ns != stamp)
 
-    render_video_chunked(config, CLIP, out, address=head, frames=FRAMES, width=64, resume=True, progress=watch)
+    render_video(config, CLIP, out, frames=FRAMES, width=64, resume=True, progress=watch)
     assert firsts[0] > 0  # the resumed render counted the kept chunks as done from the start
     assert not rewritten  # and never rendered them again
     frames = list(read_frames(out))

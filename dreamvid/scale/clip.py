@@ -107,6 +107,12 @@ def _keep(checkpoint: Checkpoint, job: ChunkJob, result: ChunkResult) -> None:
     first = chunk.start - chunk.fade_in - chunk.warm
     checkpoint.keep(f"{name}_src", _stack([unpack(d) for d in job.frames[first:first + chunk.fade_in]]))
     checkpoint.keep(f"{name}_done", np.int64(result.body_frames))
+    checkpoint.save({"chunks_done": np.int64(len(_done(checkpoint)))})
+
+
+def _done(checkpoint: Checkpoint) -> set[int]:
+    """The chunks the checkpoint holds whole (their ``done`` marker is written last)."""
+    return {int(path.name[6:11]) for path in (checkpoint.folder / "kept").glob("chunk_*_done.npy")}
 
 
 def _stack(frames: list[np.ndarray]) -> np.ndarray:
@@ -183,7 +189,7 @@ def render_chunks(
         The output path.
     """
     fmt = output_format(checkpoint.output)
-    done = {int(name[6:11]) for name, _ in checkpoint.kept("chunk_") if name.endswith("_done")}
+    done = _done(checkpoint)
 
     def make(chunk: Chunk, packed: list[bytes]) -> ChunkJob:
         return ChunkJob(chunk, recipe, timeline, fps, packed, threads, fmt, crf)
