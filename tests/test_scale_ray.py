@@ -232,3 +232,27 @@ def test_stop_keeps_finished_chunks_and_resume_skips_them(head: str, tmp_path: P
     frames = list(read_frames(out))
     assert all(np.array_equal(a, b) for a, b in zip(frames, reference)) and len(frames) == FRAMES
     assert not checkpoint_dir(out).exists()
+
+
+def test_ctrl_c_prints_the_resume_command_and_resume_skips_finished_chunks(head: str, tmp_path: Path,
+                                                                           reference: list[np.ndarray]) -> None:
+    out = tmp_path / "interrupted.mp4"
+    command = [sys.executable, "-m", "dreamvid.cli", "video", *args("--ray-address", head), "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    kept = checkpoint_dir(out) / "kept"
+    deadline = time.monotonic() + 120
+    while not (kept.is_dir() and any(kept.glob("chunk_*_done.npy"))):
+        assert process.poll() is None, process.communicate()[1].decode()
+        assert time.monotonic() < deadline, "no chunk finished in 120 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    message = stderr.decode()
+    assert process.returncode == 130, message
+    assert "--resume" in message and "Traceback" not in message
+    assert not out.exists()
+    assert any(kept.glob("chunk_*_done.npy"))  # the finished chunks stay for --resume
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    frames = list(read_frames(out))
+    assert len(frames) == FRAMES and all(np.array_equal(a, b) for a, b in zip(frames, reference))
