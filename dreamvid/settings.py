@@ -200,13 +200,14 @@ class ScaleConfig:
             starts a local one when ``workers`` is set (``--ray-address``).
         segment_seconds: length of a chunk inside a shot, seconds, 0.01 to 3600 (chunks also begin at
             scene cuts).
-        warmup: frames a chunk that begins mid-shot renders and throws away first, 0 to 1000.
+        warmup: frames a chunk that begins mid-shot renders and throws away first, 0 to 1000 (48: fewer
+            left its joins flickering more than 1.5× a sequential render, see docs/scaling.md).
         overlap: frames of that warm-up cross-faded with the chunk before, 0 to 1000 (the fade is part of
             the warm-up: at most ``warmup`` frames are faded).
 
     Example:
         >>> ScaleConfig(workers=4).warmup
-        12
+        48
     """
 
     TABLE: ClassVar[str] = "scale"
@@ -214,8 +215,8 @@ class ScaleConfig:
     workers: int = 0
     address: str = ""
     segment_seconds: float = 8.0
-    warmup: int = 12
-    overlap: int = 6
+    warmup: int = 48
+    overlap: int = 24
 
     def __post_init__(self) -> None:
         check_int(self, "workers", 0, 4096)
