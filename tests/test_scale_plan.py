@@ -87,3 +87,47 @@ def test_fade_weights_rise_from_the_earlier_chunk_to_the_later() -> None:
 def test_bad_counts_are_refused(frames: int, length: int, warmup: int, overlap: int) -> None:
     with pytest.raises(ValueError, match="expected"):
         plan_chunks(frames, length=length, warmup=warmup, overlap=overlap)
+
+
+# ------------------------------------------------------------------------ settings and refusals (no Ray)
+
+
+def test_scale_settings_are_checked() -> None:
+    from dreamvid.config import load_config
+    from dreamvid.errors import ConfigError
+
+    config = load_config(None, ["scale.workers=3", "scale.segment_seconds=2.5", "run.threads=1"])
+    assert config.scale.chunked and config.scale.segment_seconds == 2.5 and config.run.threads == 1
+    assert not load_config(None, []).scale.chunked
+    for bad in ("scale.warmup=-1", "scale.segment_seconds=0", "scale.workers=1.5", "run.threads=-2"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
+            load_config(None, [bad])
+
+
+def test_zoom_and_frame_outputs_refuse_workers_in_one_line(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from dreamvid import cli
+    from dreamvid.images import write_image
+
+    import numpy as np
+
+    picture = tmp_path / "p.png"
+    write_image(picture, np.full((32, 32, 3), 128, np.uint8))
+    runner = CliRunner()
+    zoom = runner.invoke(cli.app, ["zoom", str(picture), "-o", str(tmp_path / "z.mp4"), "--workers", "2"])
+    assert zoom.exit_code == 1 and "cannot split a zoom" in zoom.output and "Traceback" not in zoom.output
+    gif = runner.invoke(cli.app, ["video", str(picture), "-o", str(tmp_path / "v.gif"), "--workers", "2"])
+    assert gif.exit_code == 1 and "MP4 or WebM" in gif.output
+    assert not (tmp_path / "z.mp4").exists() and not (tmp_path / "v.gif").exists()
+
+
+def test_without_ray_workers_say_how_to_install_it(monkeypatch) -> None:
+    import sys
+
+    from dreamvid.errors import ConfigError
+    from dreamvid.scale.driver import Cluster
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where it is not installed
+    with pytest.raises(ConfigError, match=r"pip install 'dreamvid\[cluster\]'"):
+        Cluster(2, 1)
