@@ -84,7 +84,7 @@ def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list
     keys = {"model": "model.name", "weights": "model.weights", "objective": "dream.objective",
             "seed": "run.seed", "device": "run.device", "coherence": "video.coherence", "zoom": "zoom.zoom",
             "rotate": "zoom.rotate", "projection": "vr.projection", "stereo": "vr.stereo",
-            "max_memory": "run.max_memory"}
+            "max_memory": "run.max_memory", "workers": "scale.workers", "ray_address": "scale.address"}
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:
@@ -105,14 +105,6 @@ def _parse_memory(text: str | None) -> float | None:
         raise ConfigError(f"--max-memory must be a size like 2GB or 500MB (0 for no limit), got {text!r}")
     value = float(match.group(1))
     return value / 1000 if (match.group(2) or "g").startswith("m") else value
-
-
-def _use_threads(config: Config) -> None:
-    """Set torch's CPU thread count from ``run.threads`` (0: leave torch's default), before any dreaming."""
-    if config.run.threads:
-        import torch
-
-        torch.set_num_threads(config.run.threads)
 
 
 @contextmanager
@@ -297,7 +289,6 @@ def image(
         config = load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                 seed=seed, device=device, projection=projection, stereo=stereo,
                                                 max_memory=_parse_memory(max_memory)))
-        _use_threads(config)
         _render("steps", lambda bar: dream_image(config, output, input=input, noise_size=noise_size, progress=bar))
 
 
@@ -323,6 +314,9 @@ def video(
     projection: ProjectionOpt = None,
     stereo: StereoOpt = None,
     max_memory: MaxMemoryOpt = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Render in chunks on a local Ray cluster with this many workers (pip install 'dreamvid[cluster]'); CPU threads are divided among them.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Render in chunks on a running Ray cluster: auto, HOST:PORT or ray://HOST:PORT.")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Print the chunks a render with --workers would have, and exit.")] = False,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
     debug: DebugOpt = False,
@@ -337,14 +331,17 @@ def video(
     and the exit status is 3. Other errors: one line, exit status 1.
     """
     from dreamvid.config import load_config
-    from dreamvid.pipeline import render_video
+    from dreamvid.pipeline import plan_for, render_video
 
     with _errors(debug, interrupted=_resume_hint(output)):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, coherence=coherence,
                                                                 projection=projection, stereo=stereo,
-                                                                max_memory=_parse_memory(max_memory))), react)
-        _use_threads(config)
+                                                                max_memory=_parse_memory(max_memory), workers=workers,
+                                                                ray_address=ray_address)), react)
+        if plan:
+            typer.echo(plan_for(config, input, start=start, duration=duration, frames=frames, width=width).describe())
+            return
         _render_resumable("frames", lambda bar, resume, restart: render_video(
             config, input, output, start=start, duration=duration, frames=frames, width=width, preview=preview,
             audio=audio, progress=bar, resume=resume, restart=restart), resume=resume, restart=restart)
@@ -374,6 +371,7 @@ def zoom(
     projection: ProjectionOpt = None,
     stereo: StereoOpt = None,
     max_memory: MaxMemoryOpt = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Refused: each zoom frame is made from the last, so a zoom cannot be split among workers.")] = None,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
     debug: DebugOpt = False,
@@ -387,13 +385,17 @@ def zoom(
     from dreamvid.pipeline import render_zoom
 
     with _errors(debug, interrupted=_resume_hint(output)):
+        if workers is not None:
+            from dreamvid.errors import ConfigError
+
+            raise ConfigError("--workers cannot split a zoom: each zoom frame is made from the last one; render "
+                              "it without --workers")
         rate = _parse_fps(fps)
         frame_size = parse_size(size) if size is not None else None
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, zoom=zoom_rate, rotate=rotate,
                                                                 projection=projection, stereo=stereo,
                                                                 max_memory=_parse_memory(max_memory))), react)
-        _use_threads(config)
         _render_resumable("frames", lambda bar, resume, restart: render_zoom(
             config, output, frames=frames, fps=rate, input=input, size=frame_size, loop=loop, audio=audio,
             audio_start=start, duration=duration, progress=bar, resume=resume, restart=restart),

@@ -39,6 +39,7 @@ from dreamvid.settings import (
     FrameSettings,
     ModelConfig,
     RunConfig,
+    ScaleConfig,
     VideoConfig,
     VrConfig,
     ZoomConfig,
@@ -53,6 +54,7 @@ __all__ = [
     "ModelConfig",
     "PresetInfo",
     "RunConfig",
+    "ScaleConfig",
     "VideoConfig",
     "VrConfig",
     "ZoomConfig",
@@ -156,7 +158,7 @@ def config_to_dict(config: Config) -> dict[str, dict[str, object]]:
 
     Example:
         >>> config_to_dict(Config())["run"]
-        {'seed': 0, 'device': 'auto', 'precision': 'auto', 'max_memory': 2.0}
+        {'seed': 0, 'device': 'auto', 'precision': 'auto', 'max_memory': 2.0, 'threads': 0}
     """
     return {name: {key: list(value) if isinstance(value, tuple) else value
                    for key, value in dataclasses.asdict(getattr(config, name)).items()}

@@ -35,9 +35,10 @@ from dreamvid.errors import ConfigError, InputError
 from dreamvid.flow import make_flow
 from dreamvid.images import check_output_path, contact_sheet, read_image, write_image
 from dreamvid.panorama import Layout, check_layout_size, resolve_layout
-from dreamvid.programs import CoherenceProgram, Dreamer, StillProgram, ZoomProgram
+from dreamvid.programs import Dreamer, StillProgram, VideoRecipe, ZoomProgram
 from dreamvid.render import PREVIEW_FRAMES, render, steps
 from dreamvid.runtime import runtime_info
+from dreamvid.scale.clip import ChunkPlan, chunk_threads, make_plan, render_chunks
 from dreamvid.settings import Config
 from dreamvid.spherical import read_spherical
 from dreamvid.timeline import Timeline
@@ -54,12 +55,25 @@ def sidecar_path(output: Path) -> Path:
 def engine_for(config: Config) -> Engine:
     """The engine of ``config``: its model on its device, every objective its ``dream.objective`` names.
 
+    ``run.threads`` (when set) becomes torch's CPU thread count here, before any dreaming.
+
     Raises:
         ConfigError, ModelError, ObjectiveError, InputError: with a one-line message.
     """
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
     return build_engine(objectives=config.dream.objectives, model=config.model.name,
                         weights=config.model.weights or None, device=config.run.device, precision=config.run.precision,
                         max_memory=config.run.max_memory_bytes)
+
+
+def video_recipe(config: Config, layout: Layout, *, fps: float) -> VideoRecipe:
+    """The recipe of a video render's coherence program: plain values a worker process can build it from."""
+    needs_flow = config.video.coherence == "flow" or layout.eyes > 1
+    return VideoRecipe(tuple(config.dream.objectives), config.model.name, config.model.weights or None,
+                       config.run.device, config.run.precision, config.run.max_memory_bytes, layout, config.run.seed,
+                       fps, config.vr.poles, config.video.flow if needs_flow else None,
+                       config.video.flow_weights or None, config.video.coherence, config.video.scene_cuts)
 
 
 def dreamer_for(config: Config, engine: Engine, layout: Layout, *, fps: float = 30.0, coherence: bool = False,
@@ -177,6 +191,9 @@ def render_video(
         stop: an event; once set, the render ends before its next frame and raises
             :class:`~dreamvid.errors.RenderStopped`, its checkpoint kept for ``resume``.
 
+    With ``[scale]`` workers or an address (``config.scale.chunked``) the clip is rendered in chunks on Ray
+    (:mod:`dreamvid.scale`): the same settings, another render (each chunk warms up on its own random stream).
+
     Returns:
         The output path.
 
@@ -185,13 +202,17 @@ def render_video(
             with other settings (the message names them).
         RenderStopped: ``stop`` was set.
     """
+    if config.scale.chunked:
+        return _render_chunked(config, input, output, start=start, duration=duration, frames=frames, width=width,
+                               preview=preview, audio=audio, progress=progress, resume=resume, restart=restart,
+                               stop=stop)
     output_format(output)
     if preview is not None:
         check_output_path(preview, extensions={".png"}, inputs=[input])
     info = probe(input)
     reader = read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info)
     total = _expected_frames(info, start=start, duration=duration, frames=frames)
-    timeline = _timeline(config, fps=float(info.fps), frames=total, audio=audio if audio is not None else input,
+    timeline = timeline_for(config, fps=float(info.fps), frames=total, audio=audio if audio is not None else input,
                          start=0.0 if audio is not None else start, duration=duration if audio is None else None,
                          own=audio is None and not info.has_audio)
     if config.video.coherence == "none" and timeline.moves:
@@ -205,17 +226,16 @@ def render_video(
         sound, sound_start, sound_duration = audio, 0.0, None
     else:
         sound, sound_start, sound_duration = (input if info.has_audio else None), start, duration
-    identity = _identity(config, "video", inputs={"input": input, "--audio": audio},
+    identity = identity_for(config, "video", inputs={"input": input, "--audio": audio},
                          arguments={"--start": start, "--duration": duration, "--frames": frames, "--width": width})
     size = (first.shape[1], first.shape[0])
-    layout = _layout(config, size, input=input)
+    layout = layout_for(config, size, input=input)
     checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
         fps=info.fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
-        crf=config.video.crf, inputs=[input], spherical=_spherical(config, layout)))
+        crf=config.video.crf, inputs=[input], spherical=spherical_for(config, layout)))
     with checkpoint:
         engine = engine_for(config)
-        dreamer = dreamer_for(config, engine, layout, fps=float(info.fps), coherence=config.video.coherence == "flow")
-        program = CoherenceProgram(dreamer, config.video.coherence, config.video.scene_cuts)
+        program = video_recipe(config, layout, fps=float(info.fps)).build(engine)
         render(program, _chain(first, frames_in), timeline.at, checkpoint, total=total, previews=PREVIEW_FRAMES,
                progress=progress, stop=stop)
         out = checkpoint.finish()
@@ -229,6 +249,73 @@ def render_video(
             sampled = checkpoint.kept("preview_")
             labels = [f"frame {int(name.removeprefix('preview_'))}" for name, _ in sampled]
             write_image(preview, contact_sheet([f for _, f in sampled], columns=4, labels=labels))
+        checkpoint.remove()
+    return out
+
+
+def plan_for(config: Config, input: str | os.PathLike, *, start: float = 0.0, duration: float | None = None,
+             frames: int | None = None, width: int | None = None) -> ChunkPlan:
+    """The chunks a render of ``input`` in chunks would have (``dreamvid video --plan``): reads the clip once."""
+    info = probe(input)
+    reader = iter(read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info))
+    first = next(reader, None)
+    if first is None:
+        raise InputError(f"{input} has no frames in the part asked for; check --start/--duration")
+    layout = layout_for(config, (first.shape[1], first.shape[0]), input=input)
+    flow = config.video.coherence == "flow" and config.video.scene_cuts
+    independent = config.video.coherence == "none"
+    return make_plan(_chain(first, reader), fps=float(info.fps), cut_method=config.video.flow if flow else None,
+                     wrap_x=layout.equirect, segment_seconds=config.scale.segment_seconds,
+                     warmup=0 if independent else config.scale.warmup, overlap=config.scale.overlap)
+
+
+def _render_chunked(config: Config, input: str | os.PathLike, output: str | os.PathLike, *, start: float,
+                    duration: float | None, frames: int | None, width: int | None,
+                    preview: str | os.PathLike | None, audio: str | os.PathLike | None, progress: Progress | None,
+                    resume: bool, restart: bool, stop: threading.Event | None) -> Path:
+    """:func:`render_video` in chunks on Ray: plan, render the chunks the checkpoint lacks, join them."""
+    fmt = output_format(output)
+    if fmt not in ("mp4", "webm"):
+        raise ConfigError(f"a render in chunks (--workers, --ray-address) writes MP4 or WebM, not {fmt}; choose an "
+                          ".mp4 or .webm output")
+    if preview is not None:
+        check_output_path(preview, extensions={".png"}, inputs=[input])
+    info = probe(input)
+    plan = plan_for(config, input, start=start, duration=duration, frames=frames, width=width)
+    timeline = timeline_for(config, fps=float(info.fps), frames=plan.frames, audio=audio if audio is not None else input,
+                            start=0.0 if audio is not None else start, duration=duration if audio is None else None,
+                            own=audio is None and not info.has_audio)
+    if config.video.coherence == "none" and timeline.moves:
+        raise ConfigError("[zoom] moves what each frame carries from the previous one, but video.coherence = "
+                          "'none' carries nothing; use coherence 'flow' or 'blend', or leave [zoom] at rest")
+    reader = iter(read_frames(input, start=start, duration=duration, frames=frames, width=width, info=info))
+    first = next(reader)
+    size = (first.shape[1], first.shape[0])
+    layout = layout_for(config, size, input=input)
+    threads = chunk_threads(config.run.threads, config.scale.workers)
+    if audio is not None:
+        sound, sound_start, sound_duration = audio, 0.0, None
+    else:
+        sound, sound_start, sound_duration = (input if info.has_audio else None), start, duration
+    identity = identity_for(config, "video", inputs={"input": input, "--audio": audio}, arguments={
+        "--start": start, "--duration": duration, "--frames": frames, "--width": width, "chunked": True,
+        "threads per task": threads})
+    writer = dict(fps=info.fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
+                  crf=config.video.crf, inputs=[input], spherical=spherical_for(config, layout))
+    with Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=writer) as checkpoint:
+        out = render_chunks(checkpoint, plan, video_recipe(config, layout, fps=float(info.fps)), timeline,
+                            _chain(first, reader), writer=writer, fps=info.fps, crf=config.video.crf, threads=threads,
+                            workers=config.scale.workers or 1, address=config.scale.address or None,
+                            gpu=resolve_device(config.run.device).type == "cuda", progress=progress, stop=stop)
+        save_config_json(config, sidecar_path(out), extra={
+            "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
+            "duration": duration, "frames": plan.frames, "fps": str(info.fps), "chunks": len(plan.chunks),
+            "threads per task": threads, "torch": torch.__version__})
+        if preview is not None:
+            every = max(1, -(-plan.frames // PREVIEW_FRAMES))
+            sampled = [(k, f) for k, f in enumerate(read_frames(out)) if k % every == 0][:PREVIEW_FRAMES]
+            write_image(preview, contact_sheet([f for _, f in sampled], columns=4,
+                                               labels=[f"frame {k}" for k, _ in sampled]))
         checkpoint.remove()
     return out
 
@@ -282,17 +369,17 @@ def render_zoom(
         raise ConfigError(f"--loop must be from 0 to less than the clip's length ({frames / float(fps):.2f} s), got {loop}")
     # rendered frame i is output frame i - overlap; the first `overlap` are shown in the closing crossfade
     order = [frames - overlap + i for i in range(overlap)] + list(range(frames))
-    timeline = _timeline(config, fps=float(fps), frames=frames, audio=audio, start=audio_start,
+    timeline = timeline_for(config, fps=float(fps), frames=frames, audio=audio, start=audio_start,
                          duration=duration, order=order)
     picture = _zoom_start(config, input, size)
     height, width = picture.shape[:2]
-    identity = _identity(config, "zoom", inputs={"input": input, "--audio": audio}, arguments={
+    identity = identity_for(config, "zoom", inputs={"input": input, "--audio": audio}, arguments={
         "--size": [width, height], "--fps": str(fps), "--frames": frames, "--loop": loop, "--start": audio_start,
         "--duration": duration})
-    layout = _layout(config, (width, height), input=input)
+    layout = layout_for(config, (width, height), input=input)
     checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
         fps=fps, size=(width, height), crf=config.video.crf, inputs=[input] if input is not None else [],
-        audio_from=audio, audio_start=audio_start, audio_duration=duration, spherical=_spherical(config, layout)))
+        audio_from=audio, audio_start=audio_start, audio_duration=duration, spherical=spherical_for(config, layout)))
     with checkpoint:
         engine = engine_for(config)
         program = ZoomProgram(dreamer_for(config, engine, layout, fps=float(fps)), picture)
@@ -347,7 +434,7 @@ def _still_layout(config: Config, picture: np.ndarray, *, source: str) -> Layout
     return layout
 
 
-def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:
+def layout_for(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:
     """The frame layout: ``[vr]``, with ``auto`` read from the input's spherical metadata."""
     metadata = None
     if input is not None and "auto" in (config.vr.projection, config.vr.stereo) and Path(input).is_file():
@@ -359,12 +446,16 @@ def _layout(config: Config, size: tuple[int, int], *, input: str | os.PathLike |
     return layout
 
 
-def _spherical(config: Config, layout: Layout) -> tuple[str, str] | None:
+def spherical_for(config: Config, layout: Layout) -> tuple[str, str] | None:
     """What the output's spherical metadata says (``VideoWriter(spherical=...)``), or ``None`` for flat frames."""
     return (layout.projection, layout.stereo) if layout.equirect and config.vr.metadata else None
 
 
-def _identity(
+_NOT_IDENTITY = frozenset({"scale.workers", "scale.address"})
+"""Settings that change where a render runs, not its frames: a render may resume with other values."""
+
+
+def identity_for(
     config: Config,
     command: str,
     *,
@@ -381,11 +472,11 @@ def _identity(
     identity.update({name: file_identity(path) if path is not None else None for name, path in inputs.items()})
     identity.update(arguments)
     identity.update({f"{table}.{key}": value for table, values in config_to_dict(config).items()
-                     for key, value in values.items()})
+                     for key, value in values.items() if f"{table}.{key}" not in _NOT_IDENTITY})
     return identity
 
 
-def _timeline(
+def timeline_for(
     config: Config,
     *,
     fps: float,

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from dreamvid.arrays import to_float
-from dreamvid.engine import Engine, Progress, seeded_generator
+from dreamvid.engine import Engine, Progress, build_engine, seeded_generator
 from dreamvid.feedback import lab_stats, match_colour
-from dreamvid.flow import FlowFunction, scene_cut
+from dreamvid.flow import FlowFunction, make_flow, scene_cut
 from dreamvid.panorama import Layout, dream_layout, eye_flows, eye_reliability, follow, mover
 from dreamvid.settings import DreamConfig, FrameSettings
 
@@ -237,6 +237,53 @@ class CoherenceProgram:
     def load(self, arrays: Mapping[str, np.ndarray]) -> CoherenceState:
         seeded, cut = (bool(flag) for flag in arrays["flags"])
         return CoherenceState(int(arrays["index"]), arrays.get("frame"), arrays.get("dream"), arrays["rng"], seeded, cut)
+
+
+# --------------------------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True)
+class VideoRecipe:
+    """How to build a render's :class:`CoherenceProgram` from plain values: picklable and hashable, so a worker
+    process (a Ray task) can build the same program as the process that planned the render.
+
+    Attributes:
+        objectives, model, weights, device, precision, max_memory: the engine (:func:`dreamvid.engine.build_engine`).
+        layout, seed, fps, poles: the :class:`Dreamer`'s.
+        flow, flow_weights: the optical flow method and its weights file (``None``: no flow needed).
+        coherence, scene_cuts: the program's.
+    """
+
+    objectives: tuple[str, ...]
+    model: str
+    weights: str | None
+    device: str
+    precision: str
+    max_memory: int | None
+    layout: Layout
+    seed: int
+    fps: float
+    poles: str
+    flow: str | None
+    flow_weights: str | None
+    coherence: str
+    scene_cuts: bool
+
+    def engine(self) -> Engine:
+        """The engine the recipe names (loads the model)."""
+        return build_engine(objectives=self.objectives, model=self.model, weights=self.weights, device=self.device,
+                            precision=self.precision, max_memory=self.max_memory)
+
+    def build(self, engine: Engine | None = None, *, progress: Progress | None = None) -> CoherenceProgram:
+        """The program, on ``engine`` (default: a new one from :meth:`engine`)."""
+        engine = engine if engine is not None else self.engine()
+        flow = None
+        if self.flow is not None:
+            flow = make_flow(self.flow, weights=self.flow_weights, device=str(engine.device),
+                             wrap_x=self.layout.equirect)
+        dreamer = Dreamer(engine, self.layout, seed=self.seed, fps=self.fps, poles=self.poles, flow=flow,
+                          progress=progress)
+        return CoherenceProgram(dreamer, self.coherence, self.scene_cuts)
 
 
 # ------------------------------------------------------------------------------------------------ zoom

@@ -150,8 +150,9 @@ class RunConfig:
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         max_memory: Gigabytes (10⁹ bytes) one gradient step may use, 0.05 to 10 000; frames whose step
             would need more are dreamed in overlapping tiles (see :mod:`dreamvid.tiles`). 0: no limit.
-        threads: torch CPU threads, an integer >= 0; 0 keeps torch's default (the core count). The same
-            picture dreamed with another thread count is another picture (sums in another order).
+        threads: torch CPU threads, an integer >= 0; 0 keeps torch's default (the core count; in a render
+            in chunks, the cores divided among the workers). The same picture dreamed with another thread
+            count is another picture (floating-point sums in another order).
 
     Example:
         >>> RunConfig(device="cuda:1").device
@@ -170,7 +171,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_int(self, "seed", 0, None)
-        check_int(self, "threads", 0, None)
+        check_int(self, "threads", 0, 4096)
         check_str(self, "device")
         if _DEVICE.fullmatch(self.device) is None:
             expected = "one of 'auto', 'cpu', 'cuda', 'cuda:N' (N = GPU index) or 'mps'"
@@ -186,6 +187,48 @@ class RunConfig:
     def max_memory_bytes(self) -> int | None:
         """``max_memory`` in bytes, or ``None`` for no limit (what :func:`dreamvid.engine.dream` takes)."""
         return round(self.max_memory * 1e9) if self.max_memory else None
+
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """The ``[scale]`` table: rendering one clip in chunks across processes and machines (Ray).
+
+    Args:
+        workers: task slots of a local Ray cluster; 0 renders sequentially, without chunks (``--workers``).
+        address: a running Ray cluster to use (``"auto"``, ``"HOST:PORT"``, ``"ray://HOST:PORT"``); ``""``
+            starts a local one when ``workers`` is set (``--ray-address``).
+        segment_seconds: length of a chunk inside a shot, seconds, 0.01 to 3600 (chunks also begin at
+            scene cuts).
+        warmup: frames a chunk that begins mid-shot renders and throws away first, 0 to 1000 (48: fewer
+            left its joins flickering more than 1.5× a sequential render, see docs/scaling.md).
+        overlap: frames of that warm-up cross-faded with the chunk before, 0 to 1000 (the fade is part of
+            the warm-up: at most ``warmup`` frames are faded).
+
+    Example:
+        >>> ScaleConfig(workers=4).warmup
+        48
+    """
+
+    TABLE: ClassVar[str] = "scale"
+
+    workers: int = 0
+    address: str = ""
+    segment_seconds: float = 8.0
+    warmup: int = 48
+    overlap: int = 24
+
+    def __post_init__(self) -> None:
+        check_int(self, "workers", 0, 4096)
+        check_str(self, "address")
+        check_number(self, "segment_seconds", 0.01, 3600)
+        check_int(self, "warmup", 0, 1000)
+        check_int(self, "overlap", 0, 1000)
+
+    @property
+    def chunked(self) -> bool:
+        """Whether a video render runs in chunks on Ray (workers or an address given)."""
+        return bool(self.workers or self.address)
 
 
 _COHERENCE = ("flow", "blend", "none")
@@ -410,6 +453,7 @@ class Config:
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     vr: VrConfig = field(default_factory=VrConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
 
     def __post_init__(self) -> None:
         for name, table_type in tables().items():

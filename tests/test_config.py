@@ -58,7 +58,7 @@ class TestPrecedence:
 
     def test_defaults_round_trip_through_dict(self) -> None:
         data = config_to_dict(Config())
-        assert list(data) == ["model", "dream", "run", "video", "zoom", "audio", "vr"]
+        assert list(data) == ["model", "dream", "run", "video", "zoom", "audio", "vr", "scale"]
         assert data["dream"]["octaves"] == 4
         assert config_from_dict(data) == Config()
 

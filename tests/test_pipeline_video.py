@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dreamvid import cli, pipeline
+from dreamvid import cli, pipeline, programs
 from dreamvid.arrays import to_uint8
 from dreamvid.config import load_config
 from dreamvid.images import read_image
@@ -190,13 +190,13 @@ class TestVideoCommand:
 
     def test_frames_width_and_coherence_flag(self, tmp_path, monkeypatch):
         seen = {}
-        real = pipeline.CoherenceProgram
+        real = programs.CoherenceProgram
 
         def spy(dreamer, coherence, scene_cuts):
             seen["coherence"] = coherence
             return real(dreamer, coherence, scene_cuts)
 
-        monkeypatch.setattr(pipeline, "CoherenceProgram", spy)
+        monkeypatch.setattr(programs, "CoherenceProgram", spy)  # what VideoRecipe.build makes
         clip = make_clip(tmp_path / "in.mp4", pan(6))
         out = tmp_path / "out.gif"
         result = runner.invoke(cli.app, ["video", str(clip), "-o", str(out), "--frames", "3", "--width", "48",

@@ -59,8 +59,8 @@ class TestThreadsSetting:
 
     @pytest.mark.parametrize(
         ("value", "message"),
-        [(-1, "run.threads must be an integer >= 0, got -1"), (1.5, "run.threads must be an integer >= 0"),
-         (True, "run.threads must be an integer >= 0, got true (a boolean)")],
+        [(-1, "run.threads must be an integer from 0 to 4096, got -1"), (1.5, "run.threads must be an integer from 0 to 4096"),
+         (True, "run.threads must be an integer from 0 to 4096, got true (a boolean)"), (4097, "got 4097")],
     )
     def test_refused(self, value: object, message: str) -> None:
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
