@@ -2,7 +2,7 @@
 # Run every benchmark, one after the other (never two at once: they time and measure the machine),
 # then print one table of every figure against its target. Exit 1 when any bench missed a target or failed.
 #
-# Usage: scripts/bench_all.sh [--quick] [LOG_DIR]
+# Usage: scripts/bench_all.sh [--quick] [LOG_DIR]   (bench_scale needs Ray: pip install 'dreamvid[cluster]')
 #   --quick   small versions (minutes): fewer rounds, frames and seeds, no 8K memory runs
 #   LOG_DIR   where each bench's full output goes (default: bench-logs/)
 # Python: $PYTHON, else .venv/bin/python, else python3. Timing figures need a quiet machine.
@@ -26,6 +26,7 @@ if [ "$quick" = 1 ]; then
     "bench_vr --seeds 8 --size 256x128 --peak-4k-runs 0"
     "chaos_resume --kills 2"
     "soak --frames 500 --width 512"
+    "bench_scale --width 256"
   )
 else
   benches=(
@@ -35,6 +36,7 @@ else
     "bench_vr --peak-8k-runs 3"
     "chaos_resume"
     "soak"
+    "bench_scale"
   )
 fi
 
