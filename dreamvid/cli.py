@@ -245,7 +245,9 @@ def _resume_hint(output: Path) -> Callable[[], str]:
         else:
             args = [arg for arg in _ARGV if arg != "--restart"]
             how = shlex.join(["dreamvid", *args, *([] if "--resume" in args else ["--resume"])])
-        return f"interrupted: {kept} frames are kept in {checkpoint_dir(output)}; to continue: {how}"
+        chunks = len(list((checkpoint_dir(output) / "kept").glob("chunk_*_done.npy")))  # a render in chunks
+        what = f"{chunks} finished chunks are" if chunks else f"{kept} frames are"
+        return f"interrupted: {what} kept in {checkpoint_dir(output)}; to continue: {how}"
 
     return hint
 

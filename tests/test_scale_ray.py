@@ -241,7 +241,7 @@ def test_ctrl_c_prints_the_resume_command_and_resume_skips_finished_chunks(head:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     kept = checkpoint_dir(out) / "kept"
     deadline = time.monotonic() + 120
-    while not (kept.is_dir() and any(kept.glob("chunk_*_done.npy"))):
+    while not (kept.is_dir() and any(kept.glob("chunk_*_done.npy")) and (kept.parent / "state.npz").is_file()):
         assert process.poll() is None, process.communicate()[1].decode()
         assert time.monotonic() < deadline, "no chunk finished in 120 s"
         time.sleep(0.05)
@@ -249,7 +249,7 @@ def test_ctrl_c_prints_the_resume_command_and_resume_skips_finished_chunks(head:
     _, stderr = process.communicate(timeout=60)
     message = stderr.decode()
     assert process.returncode == 130, message
-    assert "--resume" in message and "Traceback" not in message
+    assert "--resume" in message and "finished chunks are kept" in message and "Traceback" not in message
     assert not out.exists()
     assert any(kept.glob("chunk_*_done.npy"))  # the finished chunks stay for --resume
     resumed = subprocess.run([*command, "--resume"], capture_output=True, timeout=300)
