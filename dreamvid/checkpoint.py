@@ -42,7 +42,7 @@ from typing import IO, Any
 import numpy as np
 
 from dreamvid.errors import CheckpointError, OutputError
-from dreamvid.fileio import atomic_write, fsync_path
+from dreamvid.fileio import atomic_write, fsync_path, remove_stale_parts
 from dreamvid.images import read_image, write_image
 from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
@@ -180,6 +180,8 @@ class Checkpoint:
         SegmentJoiner(self.output, **self._writer).abort()  # can the output and its audio be written and read?
         self._lock = _lock(self.folder.with_name(self.folder.name + ".lock"), self.output)
         try:
+            for part in remove_stale_parts(self.output):  # a render killed while joining or adding the sound
+                log.info("removed %s, left by an interrupted render", part)
             if frames_kept(output) is not None and not restart:
                 self._open(resume=resume)
             elif self.folder.exists():  # restart, or a render stopped before it saved anything: nothing to lose

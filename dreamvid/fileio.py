@@ -18,6 +18,7 @@ content written by another process (ffmpeg) into a part reserved beforehand.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -28,7 +29,7 @@ from typing import IO
 
 from dreamvid.errors import OutputError
 
-__all__ = ["atomic_write", "fsync_path", "publish", "remove_part", "reserve_part", "write_bytes"]
+__all__ = ["atomic_write", "fsync_path", "publish", "remove_part", "remove_stale_parts", "reserve_part", "write_bytes"]
 
 _ATTEMPTS = 100  # random names tried before giving up (only stale part files can collide)
 
@@ -164,6 +165,31 @@ def remove_part(part: Path) -> None:
         shutil.rmtree(part, ignore_errors=True)
     else:
         part.unlink(missing_ok=True)
+
+
+def remove_stale_parts(target: str | os.PathLike[str]) -> list[Path]:
+    """Delete the part files and folders of ``target`` that a killed process left beside it; return them.
+
+    Only names of this module's scheme (``.NAME.XXXXXXXX[.TAG].part``) are touched. Call it only while
+    nothing else can be writing ``target`` (a render holds its checkpoint's lock).
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".out.mp4.0a1b2c3d.video.part").write_bytes(b"x")
+        >>> _ = (folder / ".out.mp4.notmine.part").write_bytes(b"x")
+        >>> [p.name for p in remove_stale_parts(folder / "out.mp4")], sorted(p.name for p in folder.iterdir())
+        (['.out.mp4.0a1b2c3d.video.part'], ['.out.mp4.notmine.part'])
+    """
+    path = Path(target)
+    pattern = re.compile(re.escape(f".{path.name}.") + r"[0-9a-f]{8}(\.\w+)?\.part")
+    try:
+        stale = [entry for entry in path.parent.iterdir() if pattern.fullmatch(entry.name)]
+    except OSError:
+        return []
+    for part in stale:
+        remove_part(part)
+    return stale
 
 
 def fsync_path(path: str | os.PathLike[str]) -> None:

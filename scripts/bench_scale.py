@@ -157,6 +157,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the renders in this folder")
     parser.add_argument("--cost-model", action="store_true", help="also time 1080p frames and print projections")
     parser.add_argument("--cost-model-360", action="store_true", help="also time 3840x1920 360° frames (minutes)")
+    parser.add_argument("--skip-renders", action="store_true", help="only the cost model (with --cost-model)")
     add_target_option(parser)
     options = parser.parse_args()
     targets = Targets("bench_scale", TARGETS, options.target)
@@ -165,9 +166,18 @@ def main() -> int:
     from dreamvid.scale.plan import plan_chunks
     from dreamvid.video import read_frames
 
+    speed_clip, join_clip = clip_path(options.speed_clip), clip_path(options.join_clip)
+    if options.skip_renders:
+        for name in ("speedup_workers2", "warmup_share", "join_hflicker_ratio_max", "join_hflicker_ratio_median",
+                     "join_strength_ratio_min"):
+            targets.skip(name, "--skip-renders")
+        if options.cost_model:
+            cost_model(options, targets, driver=driver_seconds(join_clip))
+        else:
+            targets.skip("efficiency_16_nodes_1080p", "--cost-model not given")
+        return targets.finish()
     folder = options.keep or Path(tempfile.mkdtemp(prefix="dreamvid-bench-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    speed_clip, join_clip = clip_path(options.speed_clip), clip_path(options.join_clip)
     plan(speed_clip, width=options.width, frames=options.frames, segment=8.0)
     speed = timed_renders(speed_clip, folder, options, segment=None, tag="speed")
     frames = len(list(read_frames(speed_clip, width=options.width, frames=options.frames)))

@@ -264,3 +264,21 @@ def test_frames_beyond_the_state_are_made_again(tmp_path, short_segments):
         checkpoint.finish()
     levels = [int(round(f.mean())) for f in decoded(tmp_path / "a.mp4")]
     assert levels == pytest.approx([30 * k for k in range(7)], abs=2)
+
+
+def test_part_files_a_killed_join_left_are_removed_when_the_render_resumes(tmp_path):
+    """A render killed while joining or adding the sound leaves hidden part files; the next run removes them."""
+    out = tmp_path / "out.mp4"
+    stale = [tmp_path / ".out.mp4.0a1b2c3d.part", tmp_path / ".out.mp4.deadbeef.video.part"]
+    for part in stale:
+        part.write_bytes(b"half a video")
+    other = tmp_path / ".other.mp4.0a1b2c3d.part"
+    other.write_bytes(b"not ours")
+    with Checkpoint(out, identity={"k": 1}, writer={"fps": Fraction(25), "size": (64, 48)}) as checkpoint:
+        assert not any(part.exists() for part in stale) and other.exists()
+        for _ in range(2):
+            checkpoint.write(np.full((48, 64, 3), 90, np.uint8))
+            checkpoint.save({})
+        checkpoint.finish()
+        checkpoint.remove()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.mp4.0a1b2c3d.part", "out.mp4"]
