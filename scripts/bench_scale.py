@@ -223,7 +223,7 @@ def main() -> int:
 
 
 def driver_seconds(clip: Path) -> float:
-    """The driver's own seconds a 1080p frame: decoding it twice, finding cuts, compressing it for a task."""
+    """The driver's own seconds a 1080p frame: finding cuts and compressing it for a task (decoding not counted)."""
     import cv2
 
     from dreamvid.scale.chunk import pack
