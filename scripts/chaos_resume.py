@@ -121,17 +121,21 @@ class Watch:
                 (video if ".video.part" in entry.name else final).append(Path(entry.path))
         return video, final
 
+    def segment_parts(self) -> list[str]:
+        """Segment part files in the checkpoint folder, leaving out :attr:`stale` ones."""
+        try:
+            return [e.name for e in os.scandir(self.segments) if ".part" in e.name and e.name not in self.stale]
+        except OSError:
+            return []
+
     def stage(self, pid: int | None = None) -> str | None:
         """``"segment"``, ``"join"``, ``"mux"`` or None.
 
         With ``pid`` (the render's process), an ffmpeg child mapping the audio while the final part file is
         still empty counts as the mux (it has started but not yet written); without it, as the join.
         """
-        try:
-            if any(".part" in e.name for e in os.scandir(self.segments)):
-                return "segment"
-        except OSError:
-            pass
+        if self.segment_parts():
+            return "segment"
         video, final = self.parts()
         largest = max((_size(p) for p in final), default=-1)
         if largest > 0:
@@ -145,10 +149,7 @@ class Watch:
     def evidence(self, stage: str) -> bool:
         """Whether the file of ``stage`` is still there unfinished (after a kill)."""
         if stage == "segment":
-            try:
-                return any(".part" in e.name for e in os.scandir(self.segments))
-            except OSError:
-                return False
+            return bool(self.segment_parts())
         video, final = self.parts()
         if self.output.exists():
             return False
@@ -191,7 +192,7 @@ class Chaos:
         if before < self.done_before:
             self.backwards += 1
         self.watch.stale = set()
-        self.watch.stale = {p.name for group in self.watch.parts() for p in group}
+        self.watch.stale = {p.name for group in self.watch.parts() for p in group} | set(self.watch.segment_parts())
         process = start(self.cmd)
         began, seen, first_new, stage, reached = time.perf_counter(), before, None, None, None
         while process.poll() is None:
@@ -273,6 +274,8 @@ def main() -> int:
     random_kills = 0
     for _ in range(args.kills):
         done = chaos.watch.frames() or 0
+        if done >= args.frames:  # every frame is made: the aimed kills below cover the join and the mux
+            break
         what, _ = chaos.run(kill_at=(rng.randint(done, args.frames - 1), rng.uniform(0, per_frame)))
         random_kills += what == "killed"
         if what == "finished":
