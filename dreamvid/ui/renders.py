@@ -158,10 +158,10 @@ def _fields(**values: object) -> dict[str, object]:
 def picture_handler(studio: Studio):
     """The Picture tab's handler (API ``/dream_image``)."""
 
-    def dream_image_api(picture: str | None, preset: str = "classic", objective: str | None = None,
+    def dream_image_api(picture: str | None = None, preset: str = "classic", objective: str | None = None,
                         seed: float | None = None, steps: float | None = None, step_size: float | None = None,
                         octaves: float | None = None, noise_size: str = "512x512", vr360: bool = False,
-                        advanced: str = "", batch: str = "", request: gr.Request = None) -> Iterator[Updates]:
+                        advanced: str | None = None, batch: str | None = None, request: gr.Request = None) -> Iterator[Updates]:
         source = _upload(picture, studio.folder(request))
         try:
             size = parse_size(noise_size or "512x512") if source is None else None
@@ -182,11 +182,11 @@ def picture_handler(studio: Studio):
 def video_handler(studio: Studio):
     """The Video tab's handler (API ``/render_video``)."""
 
-    def render_video_api(video: str | None, preset: str = "video", objective: str | None = None,
+    def render_video_api(video: str | None = None, preset: str = "video", objective: str | None = None,
                          seed: float | None = None, steps: float | None = None, step_size: float | None = None,
                          octaves: float | None = None, carry: float | None = None, frames: float | None = None,
                          width: float | None = None, soundtrack: str | None = None, reactions: str | None = None,
-                         vr360: bool = False, stereo: str = "", advanced: str = "", batch: str = "",
+                         vr360: bool = False, stereo: str = "", advanced: str | None = None, batch: str | None = None,
                          resume: bool = False, request: gr.Request = None) -> Iterator[Updates]:
         folder = studio.folder(request)
         if not video:
@@ -208,12 +208,12 @@ def video_handler(studio: Studio):
 def zoom_handler(studio: Studio):
     """The Zoom loop tab's handler (API ``/render_zoom``)."""
 
-    def render_zoom_api(picture: str | None, preset: str = "endless-zoom", objective: str | None = None,
+    def render_zoom_api(picture: str | None = None, preset: str = "endless-zoom", objective: str | None = None,
                         seed: float | None = None, steps: float | None = None, step_size: float | None = None,
                         octaves: float | None = None, zoom: float | None = None, rotate: float | None = None,
                         frames: float | None = 120, fps: str = "30", size: str = "", loop: float = 0.0,
                         soundtrack: str | None = None, reactions: str | None = None, vr360: bool = False,
-                        stereo: str = "", advanced: str = "", batch: str = "", resume: bool = False,
+                        stereo: str = "", advanced: str | None = None, batch: str | None = None, resume: bool = False,
                         request: gr.Request = None) -> Iterator[Updates]:
         folder = studio.folder(request)
         source, sound = _upload(picture, folder), _upload(soundtrack, folder)
