@@ -9,6 +9,7 @@ ends with a status line saying how to resume it (its checkpoint stays in the ses
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -109,8 +110,13 @@ Updates = tuple[object, object, object, object, object, object]
 
 def run_batch(studio: Studio, request: gr.Request | None, *, kind: str, unit: str, suffix: str,
               preset: str | None, fields: dict[str, object], advanced: str | None, batch: str | None,
-              render: Callable[[Config, Path, Callable, threading.Event], Path]) -> Iterator[Updates]:
-    """Render once per seed of ``batch`` with ``render(config, output, progress, stop)``, yielding page updates."""
+              render: Callable[[Config, Path, Callable, threading.Event], Path],
+              uploads: Mapping[Path | None, str | None] = {}) -> Iterator[Updates]:  # noqa: B006 -- read only
+    """Render once per seed of ``batch`` with ``render(config, output, progress, stop)``, yielding page updates.
+
+    ``uploads`` maps the session copies of the uploads to the names they were uploaded with, so an error
+    names the file the user gave, never a server path.
+    """
     try:
         seeds = seeds_of(batch)
         configs = [build_config(preset, {**fields, **({"seed": s} if s is not None else {})}, advanced) for s in seeds]
@@ -133,7 +139,7 @@ def run_batch(studio: Studio, request: gr.Request | None, *, kind: str, unit: st
                        preview, gr.skip(), gr.skip(), gr.skip(), [str(p) for p in done] or gr.skip())
                 return
             if isinstance(report.error, DreamvidError):
-                raise gr.Error(str(report.error)) from None
+                raise gr.Error(_shown(str(report.error), folder, uploads)) from None
             if report.error is not None:
                 raise report.error
             output, settings = report.output, config_to_dict(config)
@@ -142,6 +148,14 @@ def run_batch(studio: Studio, request: gr.Request | None, *, kind: str, unit: st
                 preview = str(output)
             yield (f"{report.status} · done: {output.name}" if report.status else f"done: {output.name}",
                    preview, str(output), str(output), settings, [str(p) for p in done])
+
+
+def _shown(message: str, folder: Path, uploads: Mapping[Path | None, str | None]) -> str:
+    """``message`` with each upload's server path replaced by its name, and the session folder left out."""
+    for path, name in uploads.items():
+        if path is not None and name:
+            message = message.replace(str(path), Path(name).name)
+    return message.replace(str(folder) + os.sep, "").replace(str(folder), "the session folder")
 
 
 def _upload(path: str | None, folder: Path) -> Path | None:
@@ -174,7 +188,8 @@ def picture_handler(studio: Studio):
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          vr360=vr360)
         yield from run_batch(studio, request, kind="picture", unit="step", suffix=".png", preset=preset,
-                             fields=fields, advanced=advanced, batch=batch, render=render)
+                             fields=fields, advanced=advanced, batch=batch, render=render,
+                             uploads={source: picture})
 
     return dream_image_api
 
@@ -200,7 +215,8 @@ def video_handler(studio: Studio):
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          carry=carry, reactions=reactions, vr360=vr360, stereo=stereo)
         yield from run_batch(studio, request, kind="video", unit="frame", suffix=".mp4", preset=preset,
-                             fields=fields, advanced=advanced, batch=batch, render=render)
+                             fields=fields, advanced=advanced, batch=batch, render=render,
+                             uploads={source: video, sound: soundtrack})
 
     return render_video_api
 
@@ -231,7 +247,8 @@ def zoom_handler(studio: Studio):
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          zoom=zoom, rotate=rotate, reactions=reactions, vr360=vr360, stereo=stereo)
         yield from run_batch(studio, request, kind="zoom", unit="frame", suffix=".mp4", preset=preset,
-                             fields=fields, advanced=advanced, batch=batch, render=render)
+                             fields=fields, advanced=advanced, batch=batch, render=render,
+                             uploads={source: picture, sound: soundtrack})
 
     return render_zoom_api
 
