@@ -73,10 +73,10 @@ _LABELS = {"steps": "Steps per octave", "step_size": "Step size", "octaves": "Oc
            "zoom": "Zoom per second", "rotate": "Rotate °/s"}
 
 
-def _extras(*, music: bool) -> dict[str, gr.components.Component]:
+def _extras(kind: str, *, music: bool) -> dict[str, gr.components.Component]:
     """Soundtrack and reactions (``music``), 360°, stereo, advanced and batch boxes."""
     found: dict[str, gr.components.Component] = {}
-    with gr.Accordion("Music, 360°, batch and advanced", open=False):
+    with gr.Accordion(("Music, " if music else "") + "360°, batch and advanced", open=False, elem_id=f"{kind}-more"):
         if music:
             with gr.Row():
                 found["soundtrack"] = gr.File(label="Soundtrack (drives audio reactions; the output's sound)",
@@ -89,22 +89,24 @@ def _extras(*, music: bool) -> dict[str, gr.components.Component]:
                 found["stereo"] = gr.Dropdown([("the preset's", ""), "mono", "top-bottom", "left-right"],
                                               value="", label="Stereo layout")
         found["advanced"] = gr.Textbox(label="Advanced: table.key=value lines (as --set)", lines=3,
-                                       placeholder="dream.jitter=16\nrun.threads=2")
-        found["batch"] = gr.Textbox(label="Batch: seeds to render one after another", placeholder="1, 2, 5-7")
+                                       placeholder="dream.jitter=16\nrun.threads=2", elem_id=f"{kind}-advanced")
+        found["batch"] = gr.Textbox(label="Batch: seeds to render one after another", placeholder="1, 2, 5-7",
+                                    elem_id=f"{kind}-batch")
     return found
 
 
 class _Outputs:
-    def __init__(self, *, video: bool) -> None:
+    def __init__(self, kind: str, *, video: bool) -> None:
         with gr.Row():
-            self.render = gr.Button("Render", variant="primary")
-            self.stop = gr.Button("Stop")
-            self.resume = gr.Button("Resume", visible=video)
-        self.status = gr.Textbox(label="Progress", interactive=False)
+            self.render = gr.Button("Render", variant="primary", elem_id=f"{kind}-render")
+            self.stop = gr.Button("Stop", elem_id=f"{kind}-stop")
+            self.resume = gr.Button("Resume", visible=video, elem_id=f"{kind}-resume")
+        self.status = gr.Textbox(label="Progress", interactive=False, elem_id=f"{kind}-status")
         with gr.Row():
-            self.preview = gr.Image(label="Latest frame", interactive=False, format="png")
-            self.result = (gr.Video(label="Output", interactive=False) if video else
-                           gr.Image(label="Output", type="filepath", format="png", interactive=False))
+            self.preview = gr.Image(label="Latest frame", interactive=False, format="png", elem_id=f"{kind}-preview")
+            self.result = (gr.Video(label="Output", interactive=False, elem_id=f"{kind}-result") if video else
+                           gr.Image(label="Output", type="filepath", format="png", interactive=False,
+                                    elem_id=f"{kind}-result"))
         self.download = gr.File(label="Download", interactive=False)
         self.batch = gr.File(label="Batch results", file_count="multiple", interactive=False)
         self.settings = gr.JSON(label="Resolved settings")
@@ -137,12 +139,12 @@ def _picture_tab(studio: Studio, demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column():
             picture = gr.Image(label="Photo (leave empty to dream from noise)", type="filepath",
-                               sources=["upload", "clipboard"])
+                               sources=["upload", "clipboard"], elem_id="picture-input")
             form = _Form("classic", ["steps", "step_size", "octaves"])
             noise = gr.Textbox(label="Noise size (without a photo)", value="512x512")
-            extras = _extras(music=False)
+            extras = _extras("picture", music=False)
         with gr.Column():
-            out = _Outputs(video=False)
+            out = _Outputs("picture", video=False)
     inputs = [picture, form.preset, form.objective, form.seed, *form.numbers.values(), noise, extras["vr360"],
               extras["advanced"], extras["batch"]]
     _wire(studio, demo, form, out, picture_handler(studio), inputs, "dream_image", resumable=False)
@@ -151,14 +153,15 @@ def _picture_tab(studio: Studio, demo: gr.Blocks) -> None:
 def _video_tab(studio: Studio, demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column():
-            video = gr.File(label="Clip (MP4, MOV, MKV, WebM, GIF ...)", file_types=["video", ".gif"])
+            video = gr.File(label="Clip (MP4, MOV, MKV, WebM, GIF ...)", file_types=["video", ".gif"],
+                            elem_id="video-input")
             form = _Form("video", ["steps", "step_size", "octaves", "carry"])
             with gr.Row():
                 frames = gr.Number(value=None, label="Frames (empty: the whole clip)", precision=0)
                 width = gr.Number(value=None, label="Width (empty: the clip's)", precision=0)
-            extras = _extras(music=True)
+            extras = _extras("video", music=True)
         with gr.Column():
-            out = _Outputs(video=True)
+            out = _Outputs("video", video=True)
     inputs = [video, form.preset, form.objective, form.seed, *form.numbers.values(), frames, width,
               extras["soundtrack"], extras["reactions"], extras["vr360"], extras["stereo"], extras["advanced"],
               extras["batch"]]
@@ -169,16 +172,16 @@ def _zoom_tab(studio: Studio, demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column():
             picture = gr.Image(label="Start picture (leave empty to start from noise)", type="filepath",
-                               sources=["upload", "clipboard"])
+                               sources=["upload", "clipboard"], elem_id="zoom-input")
             form = _Form("endless-zoom", ["steps", "step_size", "octaves", "zoom", "rotate"])
             with gr.Row():
                 frames = gr.Number(value=120, label="Frames (empty: the soundtrack's length)", precision=0)
                 fps = gr.Textbox(value="30", label="Frames per second")
                 size = gr.Textbox(value="", label="Size WxH (empty: the picture's, or 512x512)")
                 loop = gr.Number(value=0, label="Loop crossfade (s)")
-            extras = _extras(music=True)
+            extras = _extras("zoom", music=True)
         with gr.Column():
-            out = _Outputs(video=True)
+            out = _Outputs("zoom", video=True)
     inputs = [picture, form.preset, form.objective, form.seed, *form.numbers.values(), frames, fps, size, loop,
               extras["soundtrack"], extras["reactions"], extras["vr360"], extras["stereo"], extras["advanced"],
               extras["batch"]]
