@@ -210,3 +210,21 @@ def test_import_dreamvid_does_not_load_the_studio():
     code = "import sys, dreamvid; dreamvid.load_config; print('gradio' in sys.modules, 'dreamvid.ui' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_without_gradio_the_command_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio now raises ImportError
+    result = CliRunner().invoke(cli.app, ["ui"])
+    assert result.exit_code == 1
+    assert result.output == "error: the studio needs Gradio, which is not installed: pip install 'dreamvid[ui]'\n"
+
+
+def test_a_saved_preset_loads_back_to_the_same_settings(tmp_path):
+    from dreamvid.config import load_config
+    from dreamvid.ui.forms import build_config, preset_toml
+
+    config = build_config("music-video", {"steps": 3, "zoom": 1.25, "objective": "b12:7"}, 'zoom.border="wrap"')
+    path = tmp_path / "mine.toml"
+    path.write_text(preset_toml(config))
+    assert load_config(str(path)) == config
+    assert config.audio.react == load_config("music-video").audio.react  # the preset's reactions are kept

@@ -28,7 +28,7 @@ TITLE = "dreamvid studio"
 def build_app(*, root: Path | None = None) -> gr.Blocks:
     """The studio's Blocks; every file it writes lies in a session folder under ``root``."""
     studio = Studio(Path(root) if root is not None else default_root())
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 2 * 24 * 3600)) as demo:  # Gradio's own upload cache
         gr.Markdown(f"# {TITLE}\nDeepDream for pictures, clips and endless zoom loops. Renders run one at a time; "
                     "Stop keeps what is done, Resume finishes it.")
         with gr.Tabs():
