@@ -107,15 +107,18 @@ def test_a_clip_keeps_its_sound_and_frames(client):
 def test_stop_then_resume_gives_the_frames_of_an_uninterrupted_render(studio, client):
     clip = handle_file(str(bigbuckbunny()))
     options = dict(frames=10, width=96, advanced=TINY.replace("dream.steps=1", "dream.steps=2"), seed=7)
-    job = client.submit(clip, api_name="/render_video", **options)
+    job = client.submit(clip, workspace="stop-resume-token", api_name="/render_video", **options)
     while not any("frame 2/" in str(update[0]) for update in job.outputs()) and not job.done():
         time.sleep(0.02)
-    client.predict(api_name="/stop_video")
+    assert client.predict("stop-resume-token", api_name="/stop_video") == "stopping after the frame in progress"
     status = job.result()[0]
     assert status.startswith("stopped after "), status
     stopped_at = int(status.split()[2])
     assert 2 <= stopped_at < 10
-    resumed = client.predict(clip, resume=True, api_name="/render_video", **options)
+    # another page (a reload) with the same workspace token finds the checkpoint and finishes it
+    resumed = Client(studio[0], verbose=False).predict(clip, resume=True, workspace="stop-resume-token",
+                                                       api_name="/render_video", **options)
+    assert resumed[0].startswith(f"frame 10/10 · ") or "frame 10/10" in resumed[0]
     whole = Client(studio[0], verbose=False).predict(clip, api_name="/render_video", **options)
     ours, theirs = list(read_frames(Path(resumed[2]))), list(read_frames(Path(whole[2])))
     assert len(ours) == len(theirs) == 10

@@ -10,6 +10,7 @@ one at a time, others wait with their position shown.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,13 +32,15 @@ def build_app(*, root: Path | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, delete_cache=(3600, 2 * 24 * 3600)) as demo:  # Gradio's own upload cache
         gr.Markdown(f"# {TITLE}\nDeepDream for pictures, clips and endless zoom loops. Renders run one at a time; "
                     "Stop keeps what is done, Resume finishes it.")
+        workspace = gr.BrowserState(None, storage_key="dreamvid-studio-workspace")
+        demo.load(lambda token: token or secrets.token_urlsafe(24), workspace, workspace, api_visibility="private")
         with gr.Tabs():
             with gr.Tab("Picture", id="picture"):
-                _picture_tab(studio, demo)
+                _picture_tab(studio, demo, workspace)
             with gr.Tab("Video", id="video"):
-                _video_tab(studio, demo)
+                _video_tab(studio, demo, workspace)
             with gr.Tab("Zoom loop", id="zoom"):
-                _zoom_tab(studio, demo)
+                _zoom_tab(studio, demo, workspace)
     return demo
 
 
@@ -118,24 +121,24 @@ class _Outputs:
         return [self.status, self.preview, self.result, self.download, self.settings, self.batch]
 
 
-def _wire(studio: Studio, demo: gr.Blocks, form: _Form, out: _Outputs, handler: Callable, inputs: list,
-          api_name: str, *, resumable: bool) -> None:
+def _wire(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState, form: _Form, out: _Outputs,
+          handler: Callable, inputs: list, api_name: str, *, resumable: bool) -> None:
     """Connect Render (and Resume), Stop and Save as preset."""
     resume = gr.Checkbox(value=False, visible=False, label="Resume")
     run = dict(outputs=out.all(), concurrency_id="render", concurrency_limit=1)
-    event = out.render.click(handler, [*inputs, *([resume] if resumable else [])], api_name=api_name, **run)
+    event = out.render.click(handler, [*inputs, *([resume] if resumable else []), workspace], api_name=api_name, **run)
     if resumable:
-        out.resume.click(handler, [*inputs, gr.State(True)], api_visibility="private", **run)
-        out.stop.click(studio.stop, None, out.status, api_name=f"stop_{api_name.removeprefix('render_')}",
+        out.resume.click(handler, [*inputs, gr.State(True), workspace], api_visibility="private", **run)
+        out.stop.click(studio.stop, workspace, out.status, api_name=f"stop_{api_name.removeprefix('render_')}",
                        concurrency_limit=None, concurrency_id="control")
     else:  # a picture has no checkpoint: Stop cancels it
         out.stop.click(None, None, None, cancels=[event], api_visibility="private")
-    out.save.click(studio.save_preset, out.settings, out.preset_file, api_visibility="private",
+    out.save.click(studio.save_preset, [out.settings, workspace], out.preset_file, api_visibility="private",
                    concurrency_limit=None, concurrency_id="control")
     form.fill(demo)
 
 
-def _picture_tab(studio: Studio, demo: gr.Blocks) -> None:
+def _picture_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) -> None:
     with gr.Row():
         with gr.Column():
             picture = gr.Image(label="Photo (leave empty to dream from noise)", type="filepath",
@@ -147,10 +150,10 @@ def _picture_tab(studio: Studio, demo: gr.Blocks) -> None:
             out = _Outputs("picture", video=False)
     inputs = [picture, form.preset, form.objective, form.seed, *form.numbers.values(), noise, extras["vr360"],
               extras["advanced"], extras["batch"]]
-    _wire(studio, demo, form, out, picture_handler(studio), inputs, "dream_image", resumable=False)
+    _wire(studio, demo, workspace, form, out, picture_handler(studio), inputs, "dream_image", resumable=False)
 
 
-def _video_tab(studio: Studio, demo: gr.Blocks) -> None:
+def _video_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) -> None:
     with gr.Row():
         with gr.Column():
             video = gr.File(label="Clip (MP4, MOV, MKV, WebM, GIF ...)", file_types=["video", ".gif"],
@@ -165,10 +168,10 @@ def _video_tab(studio: Studio, demo: gr.Blocks) -> None:
     inputs = [video, form.preset, form.objective, form.seed, *form.numbers.values(), frames, width,
               extras["soundtrack"], extras["reactions"], extras["vr360"], extras["stereo"], extras["advanced"],
               extras["batch"]]
-    _wire(studio, demo, form, out, video_handler(studio), inputs, "render_video", resumable=True)
+    _wire(studio, demo, workspace, form, out, video_handler(studio), inputs, "render_video", resumable=True)
 
 
-def _zoom_tab(studio: Studio, demo: gr.Blocks) -> None:
+def _zoom_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) -> None:
     with gr.Row():
         with gr.Column():
             picture = gr.Image(label="Start picture (leave empty to start from noise)", type="filepath",
@@ -185,7 +188,7 @@ def _zoom_tab(studio: Studio, demo: gr.Blocks) -> None:
     inputs = [picture, form.preset, form.objective, form.seed, *form.numbers.values(), frames, fps, size, loop,
               extras["soundtrack"], extras["reactions"], extras["vr360"], extras["stereo"], extras["advanced"],
               extras["batch"]]
-    _wire(studio, demo, form, out, zoom_handler(studio), inputs, "render_zoom", resumable=True)
+    _wire(studio, demo, workspace, form, out, zoom_handler(studio), inputs, "render_zoom", resumable=True)
 
 
 def launch(*, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, auth_file: Path | None = None,

@@ -32,45 +32,52 @@ MAX_BATCH = 16
 
 
 class Studio:
-    """What the handlers share: the root folder of the session folders and each session's stop event."""
+    """What the handlers share: the root folder of the session folders and each session's stop event.
+
+    A session is the browser's workspace token (kept in its local storage, so a page reload finds its
+    folder and Resume still works), else Gradio's session of the page or API client.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._stops: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def folder(self, request: gr.Request | None) -> Path:
+    def folder(self, request: gr.Request | None, workspace: str | None = None) -> Path:
         """The session folder of the page (or API client) that made ``request``."""
-        return session_dir(self.root, _session(request))
+        return session_dir(self.root, _session(request, workspace))
 
-    def stop_event(self, request: gr.Request | None) -> threading.Event:
+    def stop_event(self, request: gr.Request | None, workspace: str | None = None) -> threading.Event:
         """A fresh stop event for the session's next render."""
         event = threading.Event()
         with self._lock:
-            self._stops[_session(request)] = event
+            self._stops[_session(request, workspace)] = event
         return event
 
-    def stop(self, request: gr.Request | None = None) -> str:
+    def stop(self, workspace: str | None = None, request: gr.Request | None = None) -> str:
         """Stop the session's render before its next frame (its checkpoint is kept for Resume)."""
         with self._lock:
-            event = self._stops.get(_session(request))
+            event = self._stops.get(_session(request, workspace))
         if event is None:
             return "nothing is rendering"
         event.set()
         return "stopping after the frame in progress"
 
-    def save_preset(self, settings: Mapping | None, request: gr.Request | None = None) -> str:
+    def save_preset(self, settings: Mapping | None, workspace: str | None = None,
+                    request: gr.Request | None = None) -> str:
         """Write the settings shown (the last render's) as a preset file in the session folder; its path."""
         if not settings:
             raise gr.Error("render something first: the preset is made from the settings of the last render")
         config = _config_of(settings)
-        target = self.folder(request) / "dreamvid-preset.toml"
+        target = self.folder(request, workspace) / "dreamvid-preset.toml"
         target.write_text(preset_toml(config), encoding="utf-8")
         return str(target)
 
 
-def _session(request: gr.Request | None) -> str:
-    return (getattr(request, "session_hash", None) or "no-session") if request is not None else "no-session"
+def _session(request: gr.Request | None, workspace: str | None = None) -> str:
+    if workspace:
+        return "workspace:" + str(workspace)
+    return "session:" + str(getattr(request, "session_hash", None) or "none")
 
 
 def _config_of(settings: Mapping) -> Config:
@@ -108,7 +115,7 @@ def seeds_of(batch: str | None) -> list[int | None]:
 Updates = tuple[object, object, object, object, object, object]
 
 
-def run_batch(studio: Studio, request: gr.Request | None, *, kind: str, unit: str, suffix: str,
+def run_batch(studio: Studio, request: gr.Request | None, workspace: str | None, *, kind: str, unit: str, suffix: str,
               preset: str | None, fields: dict[str, object], advanced: str | None, batch: str | None,
               render: Callable[[Config, Path, Callable, threading.Event], Path],
               uploads: Mapping[Path | None, str | None] = {}) -> Iterator[Updates]:  # noqa: B006 -- read only
@@ -122,11 +129,11 @@ def run_batch(studio: Studio, request: gr.Request | None, *, kind: str, unit: st
         configs = [build_config(preset, {**fields, **({"seed": s} if s is not None else {})}, advanced) for s in seeds]
     except DreamvidError as exc:
         raise gr.Error(str(exc)) from None
-    folder, done = studio.folder(request), []
+    folder, done = studio.folder(request, workspace), []
     preview, output, settings = None, None, None
     for number, config in enumerate(configs, start=1):
         target = folder / f"{kind}-seed{config.run.seed}{suffix}"
-        stop = studio.stop_event(request)
+        stop = studio.stop_event(request, workspace)
         label = f"render {number}/{len(configs)}, seed {config.run.seed}" if len(configs) > 1 else ""
         for report in watch(lambda progress, stop, c=config, t=target: render(c, t, progress, stop), unit=unit,
                             stop=stop, label=label):
@@ -175,8 +182,9 @@ def picture_handler(studio: Studio):
     def dream_image_api(picture: str | None = None, preset: str = "classic", objective: str | None = None,
                         seed: float | None = None, steps: float | None = None, step_size: float | None = None,
                         octaves: float | None = None, noise_size: str = "512x512", vr360: bool = False,
-                        advanced: str | None = None, batch: str | None = None, request: gr.Request = None) -> Iterator[Updates]:
-        source = _upload(picture, studio.folder(request))
+                        advanced: str | None = None, batch: str | None = None, workspace: str | None = None,
+                        request: gr.Request = None) -> Iterator[Updates]:
+        source = _upload(picture, studio.folder(request, workspace))
         try:
             size = parse_size(noise_size or "512x512") if source is None else None
         except DreamvidError as exc:
@@ -187,7 +195,7 @@ def picture_handler(studio: Studio):
 
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          vr360=vr360)
-        yield from run_batch(studio, request, kind="picture", unit="step", suffix=".png", preset=preset,
+        yield from run_batch(studio, request, workspace, kind="picture", unit="step", suffix=".png", preset=preset,
                              fields=fields, advanced=advanced, batch=batch, render=render,
                              uploads={source: picture})
 
@@ -202,8 +210,9 @@ def video_handler(studio: Studio):
                          octaves: float | None = None, carry: float | None = None, frames: float | None = None,
                          width: float | None = None, soundtrack: str | None = None, reactions: str | None = None,
                          vr360: bool = False, stereo: str = "", advanced: str | None = None, batch: str | None = None,
-                         resume: bool = False, request: gr.Request = None) -> Iterator[Updates]:
-        folder = studio.folder(request)
+                         resume: bool = False, workspace: str | None = None,
+                         request: gr.Request = None) -> Iterator[Updates]:
+        folder = studio.folder(request, workspace)
         if not video:
             raise gr.Error("upload a clip to dream")
         source, sound = _upload(video, folder), _upload(soundtrack, folder)
@@ -214,7 +223,7 @@ def video_handler(studio: Studio):
 
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          carry=carry, reactions=reactions, vr360=vr360, stereo=stereo)
-        yield from run_batch(studio, request, kind="video", unit="frame", suffix=".mp4", preset=preset,
+        yield from run_batch(studio, request, workspace, kind="video", unit="frame", suffix=".mp4", preset=preset,
                              fields=fields, advanced=advanced, batch=batch, render=render,
                              uploads={source: video, sound: soundtrack})
 
@@ -230,8 +239,8 @@ def zoom_handler(studio: Studio):
                         frames: float | None = 120, fps: str = "30", size: str = "", loop: float = 0.0,
                         soundtrack: str | None = None, reactions: str | None = None, vr360: bool = False,
                         stereo: str = "", advanced: str | None = None, batch: str | None = None, resume: bool = False,
-                        request: gr.Request = None) -> Iterator[Updates]:
-        folder = studio.folder(request)
+                        workspace: str | None = None, request: gr.Request = None) -> Iterator[Updates]:
+        folder = studio.folder(request, workspace)
         source, sound = _upload(picture, folder), _upload(soundtrack, folder)
         try:
             rate = parse_fps(str(fps or "30"))
@@ -246,7 +255,7 @@ def zoom_handler(studio: Studio):
 
         fields = _fields(objective=objective, seed=seed, steps=steps, step_size=step_size, octaves=octaves,
                          zoom=zoom, rotate=rotate, reactions=reactions, vr360=vr360, stereo=stereo)
-        yield from run_batch(studio, request, kind="zoom", unit="frame", suffix=".mp4", preset=preset,
+        yield from run_batch(studio, request, workspace, kind="zoom", unit="frame", suffix=".mp4", preset=preset,
                              fields=fields, advanced=advanced, batch=batch, render=render,
                              uploads={source: picture, sound: soundtrack})
 
