@@ -118,7 +118,7 @@ def test_stop_then_resume_gives_the_frames_of_an_uninterrupted_render(studio, cl
     # another page (a reload) with the same workspace token finds the checkpoint and finishes it
     resumed = Client(studio[0], verbose=False).predict(clip, resume=True, workspace="stop-resume-token",
                                                        api_name="/render_video", **options)
-    assert resumed[0].startswith(f"frame 10/10 · ") or "frame 10/10" in resumed[0]
+    assert "frame 10/10" in resumed[0] and "done: video-seed7.mp4" in resumed[0]
     whole = Client(studio[0], verbose=False).predict(clip, api_name="/render_video", **options)
     ours, theirs = list(read_frames(Path(resumed[2]))), list(read_frames(Path(whole[2])))
     assert len(ours) == len(theirs) == 10
@@ -174,6 +174,8 @@ def test_a_playlist_is_refused_by_the_command_line(secret_clip, tmp_path):
     assert not (tmp_path / "out.mp4").exists()
     result = runner.invoke(cli.app, ["metrics", str(tmp_path / "party.mp4"), str(secret_clip)])
     assert result.exit_code == 1 and "is a concat list" in result.output
+    result = runner.invoke(cli.app, ["analyze", str(tmp_path / "party.mp4"), "--allow-playlists"])
+    assert result.exit_code == 1 and "has no audio stream" in result.output  # read through the list: a silent clip
 
 
 def test_allow_playlists_reads_the_files_a_list_names(secret_clip, tmp_path):
