@@ -118,7 +118,7 @@ Updates = tuple[object, object, object, object, object, object]
 def run_batch(studio: Studio, request: gr.Request | None, workspace: str | None, *, kind: str, unit: str, suffix: str,
               preset: str | None, fields: dict[str, object], advanced: str | None, batch: str | None,
               render: Callable[[Config, Path, Callable, threading.Event], Path],
-              uploads: Mapping[Path | None, str | None] = {}) -> Iterator[Updates]:  # noqa: B006 -- read only
+              uploads: Mapping[Path | None, str | None] | None = None) -> Iterator[Updates]:
     """Render once per seed of ``batch`` with ``render(config, output, progress, stop)``, yielding page updates.
 
     ``uploads`` maps the session copies of the uploads to the names they were uploaded with, so an error
@@ -146,7 +146,7 @@ def run_batch(studio: Studio, request: gr.Request | None, workspace: str | None,
                        preview, gr.skip(), gr.skip(), gr.skip(), [str(p) for p in done] or gr.skip())
                 return
             if isinstance(report.error, DreamvidError):
-                raise gr.Error(_shown(str(report.error), folder, uploads)) from None
+                raise gr.Error(_shown(str(report.error), folder, uploads or {})) from None
             if report.error is not None:
                 raise report.error
             output, settings = report.output, config_to_dict(config)
