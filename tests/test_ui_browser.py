@@ -70,7 +70,7 @@ def test_upload_render_and_see_the_output(address, tmp_path):
             status = page.locator("#picture-status textarea").input_value()
             assert "step 2/2" in status and "done: picture-seed0.png" in status
             assert page.locator("#picture-preview img").first.is_visible()
-            assert page.get_by_label("Objective").input_value() == "b10"  # filled in from the classic preset
+            assert page.locator("#picture-objective textarea").input_value() == "b10"  # from the classic preset
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=False)
         finally:

@@ -47,12 +47,11 @@ def build_app(*, root: Path | None = None) -> gr.Blocks:
 class _Form:
     """The controls every tab has, in the order the handlers take them."""
 
-    def __init__(self, preset: str, numbers: list[str]) -> None:
-        self.preset_name = preset
-        self.preset = gr.Dropdown(preset_choices(), value=preset, label="Preset")
+    def __init__(self, kind: str, preset: str, numbers: list[str]) -> None:
+        self.preset = gr.Dropdown(preset_choices(), value=preset, label="Preset", elem_id=f"{kind}-preset")
         with gr.Row():
             self.objective = gr.Textbox(label="Objective", placeholder="the preset's, e.g. b10, b12:7, class:banana",
-                                        scale=2)
+                                        scale=2, elem_id=f"{kind}-objective")
             self.layer = gr.Dropdown(layer_choices(), value=None, label="Layer picker", scale=1)
         with gr.Row():
             self.seed = gr.Number(value=None, label="Seed", precision=0)
@@ -143,7 +142,7 @@ def _picture_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) ->
         with gr.Column():
             picture = gr.Image(label="Photo (leave empty to dream from noise)", type="filepath",
                                sources=["upload", "clipboard"], elem_id="picture-input")
-            form = _Form("classic", ["steps", "step_size", "octaves"])
+            form = _Form("picture", "classic", ["steps", "step_size", "octaves"])
             noise = gr.Textbox(label="Noise size (without a photo)", value="512x512")
             extras = _extras("picture", music=False)
         with gr.Column():
@@ -158,7 +157,7 @@ def _video_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) -> N
         with gr.Column():
             video = gr.File(label="Clip (MP4, MOV, MKV, WebM, GIF ...)", file_types=["video", ".gif"],
                             elem_id="video-input")
-            form = _Form("video", ["steps", "step_size", "octaves", "carry"])
+            form = _Form("video", "video", ["steps", "step_size", "octaves", "carry"])
             with gr.Row():
                 frames = gr.Number(value=None, label="Frames (empty: the whole clip)", precision=0)
                 width = gr.Number(value=None, label="Width (empty: the clip's)", precision=0)
@@ -176,7 +175,7 @@ def _zoom_tab(studio: Studio, demo: gr.Blocks, workspace: gr.BrowserState) -> No
         with gr.Column():
             picture = gr.Image(label="Start picture (leave empty to start from noise)", type="filepath",
                                sources=["upload", "clipboard"], elem_id="zoom-input")
-            form = _Form("endless-zoom", ["steps", "step_size", "octaves", "zoom", "rotate"])
+            form = _Form("zoom", "endless-zoom", ["steps", "step_size", "octaves", "zoom", "rotate"])
             with gr.Row():
                 frames = gr.Number(value=120, label="Frames (empty: the soundtrack's length)", precision=0)
                 fps = gr.Textbox(value="30", label="Frames per second")
