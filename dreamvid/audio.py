@@ -26,12 +26,14 @@ Reference: D. P. W. Ellis, "Beat tracking by dynamic programming", J. New Music 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dreamvid.errors import ConfigError
+from dreamvid.fileio import write_bytes
 
 SAMPLE_RATE = 22050
 NAMES = ("rms", "onset", "beat", "low", "mid", "high")
@@ -382,3 +384,14 @@ def plot(envelopes: Envelopes, *, title: str = "", width: int | None = None) -> 
         label = f"{k * step:g}s"
         cv2.putText(image, label, (x - 10, y + 20), font, 0.45, (200, 200, 200), 1, cv2.LINE_AA)
     return image
+
+
+def write_csv(path: str | os.PathLike, envelopes: Envelopes) -> None:
+    """Write the per-frame envelopes as CSV (frame, time, the envelopes, is_beat), atomically
+    (``dreamvid analyze --csv``)."""
+    beat_frames = set(np.round(envelopes.beats * envelopes.fps).astype(int).tolist())
+    lines = ["frame,time," + ",".join(NAMES) + ",is_beat"]
+    for k in range(envelopes.frames):
+        values = ",".join(f"{envelopes[name][k]:.4f}" for name in NAMES)
+        lines.append(f"{k},{k / envelopes.fps:.4f},{values},{int(k in beat_frames)}")
+    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))

@@ -53,6 +53,7 @@ StereoOpt = Annotated[Optional[str], typer.Option("--stereo", help="top-bottom o
 MaxMemoryOpt = Annotated[Optional[str], typer.Option("--max-memory", help="Memory one dream step may use (e.g. 2GB, 500MB; 0: no limit); larger frames are dreamed in tiles. Default 2GB.")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted render of this output from its checkpoint (same settings).")]
 RestartOpt = Annotated[bool, typer.Option("--restart", help="Discard the checkpoint of an interrupted render of this output and start over.")]
+PlaylistsOpt = Annotated[bool, typer.Option("--allow-playlists", help="Let inputs be HLS/concat playlists or other formats that make ffmpeg read the files or URLs they name (refused by default).")]
 
 _ARGV: list[str] | None = None
 """The command line as typed (set by :func:`main`), to print the exact command that resumes a render."""
@@ -126,6 +127,13 @@ def _errors(debug: bool, interrupted: Callable[[], str] | None = None) -> Iterat
             raise
         typer.echo(interrupted() if interrupted is not None else "interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def _playlists(allowed: bool):  # noqa: ANN202
+    """``--allow-playlists``: read inputs with ffmpeg's defaults (playlists too) within the command."""
+    from dreamvid.video.process import allow_playlists
+
+    return allow_playlists(allowed)
 
 
 class _Bar:
@@ -321,6 +329,7 @@ def video(
     plan: Annotated[bool, typer.Option("--plan", help="Print the chunks a render with --workers would have, and exit.")] = False,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
+    allow_playlists: PlaylistsOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Dream a video clip; the dream sticks to the scene and the sound is kept.
@@ -335,7 +344,7 @@ def video(
     from dreamvid.config import load_config
     from dreamvid.pipeline import plan_for, render_video
 
-    with _errors(debug, interrupted=_resume_hint(output)):
+    with _errors(debug, interrupted=_resume_hint(output)), _playlists(allow_playlists):
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, coherence=coherence,
                                                                 projection=projection, stereo=stereo,
@@ -376,6 +385,7 @@ def zoom(
     workers: Annotated[Optional[int], typer.Option("--workers", help="Refused: each zoom frame is made from the last, so a zoom cannot be split among workers.")] = None,
     resume: ResumeOpt = False,
     restart: RestartOpt = False,
+    allow_playlists: PlaylistsOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Endless zoom: each frame is the last one zoomed/rotated/shifted a little, then dreamed again.
@@ -383,16 +393,16 @@ def zoom(
     Starts from the endless-zoom preset. Example: dreamvid zoom photo.jpg -o zoom.mp4 --frames 300 --fps 30 --loop 1 --rotate 10
     """
     from dreamvid.config import load_config
-    from dreamvid.images import parse_size
+    from dreamvid.images import parse_fps, parse_size
     from dreamvid.pipeline import render_zoom
 
-    with _errors(debug, interrupted=_resume_hint(output)):
+    with _errors(debug, interrupted=_resume_hint(output)), _playlists(allow_playlists):
         if workers is not None:
             from dreamvid.errors import ConfigError
 
             raise ConfigError("--workers cannot split a zoom: each zoom frame is made from the last one; render "
                               "it without --workers")
-        rate = _parse_fps(fps)
+        rate = parse_fps(fps)
         frame_size = parse_size(size) if size is not None else None
         config = _with_reactions(load_config(preset, _overrides(set_, model=model, weights=weights, objective=objective,
                                                                 seed=seed, device=device, zoom=zoom_rate, rotate=rotate,
@@ -414,20 +424,21 @@ def analyze(
     duration: Annotated[Optional[float], typer.Option("--duration", help="Analyse this many seconds.")] = None,
     preset: PresetOpt = None,
     set_: SetOpt = None,
+    allow_playlists: PlaylistsOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show what audio reactions will see: loudness, onsets, beats and low/mid/high bands per frame.
 
     Example: dreamvid analyze song.mp3 --fps 30 --plot envelopes.png --csv envelopes.csv
     """
-    from dreamvid.audio import NAMES, SAMPLE_RATE, analyze as analyze_audio, plot as plot_envelopes
+    from dreamvid.audio import NAMES, SAMPLE_RATE, analyze as analyze_audio, plot as plot_envelopes, write_csv
     from dreamvid.config import load_config
     from dreamvid.errors import ConfigError
-    from dreamvid.images import check_output_path, write_image
+    from dreamvid.images import check_output_path, parse_fps, write_image
     from dreamvid.video import read_audio
 
-    with _errors(debug):
-        rate = _parse_fps(fps)
+    with _errors(debug), _playlists(allow_playlists):
+        rate = parse_fps(fps)
         config = load_config(preset, list(set_ or []))
         if plot is not None:
             check_output_path(plot, extensions={".png"}, inputs=[audio])
@@ -452,38 +463,8 @@ def analyze(
             write_image(plot, plot_envelopes(env, title=f"{audio.name}  {env.tempo:.0f} BPM" if len(env.beats) else audio.name))
             typer.echo(f"wrote {plot}", err=True)
         if csv is not None:
-            _write_csv(csv, env)
+            write_csv(csv, env)
             typer.echo(f"wrote {csv}", err=True)
-
-
-def _write_csv(path: Path, env) -> None:  # noqa: ANN001
-    """Per-frame envelopes as CSV (frame, time, the envelopes, is_beat), written atomically."""
-    import numpy as np
-
-    from dreamvid.audio import NAMES
-    from dreamvid.fileio import write_bytes
-
-    beat_frames = set(np.round(env.beats * env.fps).astype(int).tolist())
-    lines = ["frame,time," + ",".join(NAMES) + ",is_beat"]
-    for k in range(env.frames):
-        values = ",".join(f"{env[name][k]:.4f}" for name in NAMES)
-        lines.append(f"{k},{k / env.fps:.4f},{values},{int(k in beat_frames)}")
-    write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
-
-
-def _parse_fps(text: str):  # noqa: ANN202
-    """``--fps`` text → Fraction in (0, 240], or a one-line ConfigError."""
-    from fractions import Fraction
-
-    from dreamvid.errors import ConfigError
-
-    try:
-        rate = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise ConfigError(f"--fps must be a number like 30 or 24000/1001, got {text!r}") from None
-    if not 0 < rate <= 240:
-        raise ConfigError(f"--fps must be above 0 and at most 240, got {text}")
-    return rate
 
 
 @app.command()
@@ -548,6 +529,21 @@ def presets(debug: DebugOpt = False) -> None:
     with _errors(debug):
         for info in list_presets():
             typer.echo(f"{info.name:<16}{info.description}")
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option("--host", help="Address to serve on; other than loopback it needs a password.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 7860,
+    auth: Annotated[Optional[str], typer.Option("--auth", help="USER:PASS the page asks for; or set DREAMVID_UI_AUTH, or use --auth-file.")] = None,
+    auth_file: Annotated[Optional[Path], typer.Option("--auth-file", help="A file whose first line is USER:PASS.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Serve the browser studio: pictures, clips and zoom loops with live preview (pip install 'dreamvid[ui]')."""
+    with _errors(debug):
+        from dreamvid.ui import serve
+
+        serve(host=host, port=port, auth=auth, auth_file=auth_file, announce=lambda line: typer.echo(line, err=True))
 
 
 def _version(value: bool) -> None:

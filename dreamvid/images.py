@@ -20,6 +20,7 @@ import os
 import re
 import struct
 from collections.abc import Collection, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -433,6 +434,25 @@ def parse_size(text: str) -> tuple[int, int]:
     if not (1 <= width <= MAX_SIZE and 1 <= height <= MAX_SIZE):
         raise ConfigError(f"expected each side of the size from 1 to {MAX_SIZE}, got {text!r}")
     return width, height
+
+
+def parse_fps(text: str) -> Fraction:
+    """Parse a frame rate such as ``30`` or ``24000/1001`` into an exact fraction above 0 and at most 240.
+
+    Raises:
+        ConfigError: Not a number, or out of range.
+
+    Example:
+        >>> parse_fps("24000/1001")
+        Fraction(24000, 1001)
+    """
+    try:
+        rate = Fraction(text)
+    except (ValueError, ZeroDivisionError, TypeError):
+        raise ConfigError(f"--fps must be a number like 30 or 24000/1001, got {text!r}") from None
+    if not 0 < rate <= 240:
+        raise ConfigError(f"--fps must be above 0 and at most 240, got {text}")
+    return rate
 
 
 def contact_sheet(

@@ -28,6 +28,7 @@ Everything other modules use is importable from ``dreamvid.video`` itself.
 from dreamvid.video.join import SegmentJoiner
 from dreamvid.video.output import FRAME_PATTERN, OUTPUT_FORMATS, output_format
 from dreamvid.video.probe import VideoInfo, probe
+from dreamvid.video.process import allow_playlists
 from dreamvid.video.read import damage_log, output_size, read_audio, read_frames
 from dreamvid.video.write import VideoWriter
 
@@ -37,6 +38,7 @@ __all__ = [
     "SegmentJoiner",
     "VideoInfo",
     "VideoWriter",
+    "allow_playlists",
     "damage_log",
     "output_format",
     "output_size",

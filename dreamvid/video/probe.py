@@ -22,9 +22,19 @@ from pathlib import Path
 
 from dreamvid.errors import InputError
 from dreamvid.images import MAX_SIZE, declared_size
-from dreamvid.video.process import escape_percent, ffmpeg_path, ffmpeg_url, last_line, run_ffmpeg, seconds_text
+from dreamvid.video.process import (
+    REFUSED_FORMAT,
+    escape_percent,
+    ffmpeg_path,
+    ffmpeg_url,
+    input_guard,
+    last_line,
+    playlists_allowed,
+    run_ffmpeg,
+    seconds_text,
+)
 
-__all__ = ["Header", "VideoInfo", "audio_input", "ffmpeg_input", "parse_header", "probe"]
+__all__ = ["Header", "VideoInfo", "audio_input", "ffmpeg_input", "parse_header", "playlist_refusal", "probe"]
 
 _SCAN_PACKETS = 3000  # packets read by probe(); the count is exact up to here, estimated from duration beyond
 _NTSC_BASES = (15, 24, 30, 48, 60, 120, 240)  # rates sold as N * 1000/1001 (23.976, 29.97, 59.94, ...)
@@ -149,6 +159,8 @@ _MP4_BOXES = (b"ftyp", b"mdat", b"moov", b"free", b"skip", b"wide")  # boxes an 
 def parse_header(stderr: str, source: Path, *, what: str = "a video") -> Header:
     """Parse the ``Input #0`` block that ffmpeg prints for ``-i``; raise if there is none."""
     match = _INPUT_RE.search(stderr)
+    if match is None and REFUSED_FORMAT in stderr:
+        raise playlist_refusal(source)
     if match is None and "moov atom not found" in stderr and _head(source, 8)[4:8] in _MP4_BOXES:
         # an MP4/MOV whose index was never written (a text file named .mp4 lacks the leading box too)
         raise InputError(f"cannot read {source} as {what}: its index (the MP4 'moov' atom) is missing, so the "
@@ -338,7 +350,14 @@ def _rate_from_text(text: str) -> Fraction:
 
 
 def ffmpeg_input(source: Path) -> list[str]:
-    """ffmpeg's input options for ``source``: a file, a printf pattern, or a folder of numbered images."""
+    """ffmpeg's input options for ``source``: a file, a printf pattern, or a folder of numbered images.
+
+    The options keep ffmpeg to ``source`` (:func:`~dreamvid.video.process.input_guard`), and a file that
+    is an HLS or concat playlist, whatever its name, is refused before ffmpeg sees it.
+
+    Raises:
+        InputError: ``source`` is missing, empty, unreadable, or a playlist (outside ``allow_playlists``).
+    """
     if source.is_dir():
         return _folder_sequence(source)
     if not source.exists():
@@ -353,7 +372,22 @@ def ffmpeg_input(source: Path) -> list[str]:
         raise InputError(f"input file {source} is empty (0 bytes); check the file")
     if not os.access(source, os.R_OK):
         raise InputError(f"cannot read {source}: permission denied; check the file's permissions")
-    return ["-i", ffmpeg_url(source)]
+    if not playlists_allowed() and _head(source, 64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(_PLAYLIST_MAGIC):
+        raise playlist_refusal(source)
+    return [*input_guard(), "-i", ffmpeg_url(source)]
+
+
+_PLAYLIST_MAGIC = (b"#EXTM3U", b"ffconcat")
+
+
+def playlist_refusal(source: Path) -> InputError:
+    """The error for an input that is a playlist (or another format that reads files named inside it)."""
+    head = _head(source, 64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    kind = ("an HLS playlist" if head.startswith(b"#EXTM3U") else "a concat list" if head.startswith(b"ffconcat")
+            else "a playlist or another format that reads other files")
+    return InputError(f"{source} is {kind}, which makes ffmpeg read the files it names; inputs are read as "
+                      "media files only, so give the media file itself (or pass --allow-playlists if you trust "
+                      "every file it names)")
 
 
 def audio_input(source: Path, *, start: float, duration: float | None, what: str = "a video") -> list[str] | None:
@@ -389,7 +423,7 @@ def _pattern_sequence(pattern: Path) -> list[str]:
         raise InputError(f"no files match the image-sequence pattern {pattern}; check the name and folder")
     _check_contiguous(numbers, pattern)
     path = escape_percent(pattern.parent) + os.sep + pattern.name
-    return ["-f", "image2", "-start_number", str(numbers[0]), "-i", "file:" + path]
+    return [*input_guard(), "-f", "image2", "-start_number", str(numbers[0]), "-i", "file:" + path]
 
 
 def _folder_sequence(folder: Path) -> list[str]:
@@ -412,7 +446,7 @@ def _folder_sequence(folder: Path) -> list[str]:
     values = sorted(int(number) for number in numbers)
     _check_contiguous(values, folder)
     pattern = escape_percent(folder) + os.sep + f"{prefix.replace('%', '%%')}%0{width}d.{ext}"
-    return ["-f", "image2", "-start_number", str(values[0]), "-i", "file:" + pattern]
+    return [*input_guard(), "-f", "image2", "-start_number", str(values[0]), "-i", "file:" + pattern]
 
 
 def _check_contiguous(numbers: list[int], where: Path) -> None:

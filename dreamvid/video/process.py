@@ -9,6 +9,9 @@ Convention:
       (:func:`ratio_text`), never as rounded decimals.
     - An ffmpeg error becomes one line (:func:`last_line`): its most telling message, without the
       ``[component @ 0x...]`` prefixes.
+    - User inputs are read with only the ``file`` protocol and without the demuxers that read other files
+      named inside the input (HLS and concat playlists, DASH and IMF manifests, SDP, scripts, devices),
+      whatever the file's name (:func:`input_guard`); :func:`allow_playlists` lifts that for one block.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import re
 import subprocess
 import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -32,12 +38,14 @@ from dreamvid.errors import ConfigError, DreamvidError
 __all__ = [
     "DecodeLog",
     "StderrTail",
+    "allow_playlists",
     "check_times",
     "encoders",
     "end_process",
     "escape_percent",
     "ffmpeg_path",
     "ffmpeg_url",
+    "input_guard",
     "is_int",
     "is_number",
     "last_line",
@@ -66,6 +74,63 @@ def encoders() -> frozenset[str]:
                             check=False)
     return frozenset(line.split()[1] for line in result.stdout.splitlines()
                      if len(line.split()) > 1 and re.fullmatch(r"[VAS][.A-Z]{5}", line.split()[0]))
+
+
+READS_OTHER_FILES = frozenset({"hls", "applehttp", "concat", "dash", "imf", "sdp", "rtp", "rtsp", "sap",
+                               "avisynth", "vapoursynth", "dvdvideo", "webm_dash_manifest"})
+"""Demuxers that read files or streams named inside their input; refused for user inputs (with devices)."""
+
+REFUSED_FORMAT = "Format not on whitelist"
+"""What ffmpeg prints when an input's format is one :func:`input_guard` leaves out."""
+
+_PLAYLISTS_ALLOWED: ContextVar[bool] = ContextVar("dreamvid_playlists_allowed", default=False)
+
+
+@contextmanager
+def allow_playlists(allowed: bool = True) -> Iterator[None]:
+    """Within this block (in this thread or task), read inputs with ffmpeg's own defaults: playlists and
+    other protocols too (``dreamvid video --allow-playlists``). Only for inputs whose every named file is trusted.
+
+    Example:
+        >>> with allow_playlists():
+        ...     input_guard()
+        []
+    """
+    token = _PLAYLISTS_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _PLAYLISTS_ALLOWED.reset(token)
+
+
+def playlists_allowed() -> bool:
+    """Whether :func:`allow_playlists` is in force here."""
+    return _PLAYLISTS_ALLOWED.get()
+
+
+def input_guard() -> list[str]:
+    """ffmpeg input options that keep a user input to itself: only the ``file`` protocol, and only demuxers
+    that read nothing but their input (no playlists, manifests, scripts or devices). Empty inside
+    :func:`allow_playlists`."""
+    if playlists_allowed():
+        return []
+    return ["-protocol_whitelist", "file", "-format_whitelist", _media_demuxers()]
+
+
+@cache
+def _media_demuxers() -> str:
+    """The bundled ffmpeg's demuxers, less devices and :data:`READS_OTHER_FILES`, comma-separated."""
+    result = subprocess.run([ffmpeg_path(), "-hide_banner", "-demuxers"], capture_output=True, text=True,
+                            check=False)
+    names = []
+    for line in result.stdout.splitlines():
+        flags, rest = line[1:4], line[4:].split()  # " D d lavfi   Libavfilter ...": d marks a device
+        if flags.startswith("D") and "d" not in flags and rest and rest[0] != "=":
+            names += [name for name in rest[0].split(",") if name not in READS_OTHER_FILES]
+    if not names:
+        raise DreamvidError("cannot list the bundled ffmpeg's formats; reinstall it: pip install --force-reinstall "
+                            "imageio-ffmpeg")
+    return ",".join(names)
 
 
 def run_ffmpeg(command: list[str], source: Path) -> subprocess.CompletedProcess[str]:
