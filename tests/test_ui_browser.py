@@ -23,7 +23,7 @@ from dreamvid.ui.app import launch  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 
-TINY = 'dream.octaves=1\ndream.steps=2\nrun.device="cpu"\nrun.precision="fp32"\nrun.threads=1'
+FAST = 'run.device="cpu"\nrun.threads=2'  # a dream that shows in a few seconds: 3 octaves of 8 steps, set in the fields
 
 
 def chromium() -> str:
@@ -51,7 +51,7 @@ def test_upload_render_and_see_the_output(address, tmp_path):
     from skimage import data
 
     photo = tmp_path / "astronaut.png"
-    cv2.imwrite(str(photo), cv2.cvtColor(cv2.resize(data.astronaut(), (96, 96), interpolation=cv2.INTER_AREA),
+    cv2.imwrite(str(photo), cv2.cvtColor(cv2.resize(data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA),
                                          cv2.COLOR_RGB2BGR))
     screenshot = Path(os.environ.get("DREAMVID_SCREENSHOT") or tmp_path / "studio.png")
     args = ["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
@@ -63,14 +63,26 @@ def test_upload_render_and_see_the_output(address, tmp_path):
             page.get_by_role("tab", name="Picture").wait_for(timeout=30_000)
             page.locator("#picture-input input[type=file]").set_input_files(str(photo))
             page.locator("#picture-input img").first.wait_for(timeout=30_000)  # the upload shows
+            assert page.locator("#picture-objective textarea").input_value() == "b10"  # from the classic preset
+            page.locator("#picture-class input").fill("banana")  # the class picker writes the objective
+            page.locator("#picture-class input").press("Enter")
+            page.wait_for_function("document.querySelector('#picture-objective textarea').value == 'class:banana'",
+                                   timeout=10_000)
+            assert page.locator("#picture-class input").input_value() == ""  # the picker empties itself
+            page.locator("#picture-layer input").click()  # the layer picker, back to the preset's layer
+            page.locator("#picture-layer li[aria-label='b10 · 112 channels · recommended']").click()
+            page.wait_for_function("document.querySelector('#picture-objective textarea').value == 'b10'",
+                                   timeout=10_000)
+            page.get_by_label("Steps per octave").fill("8")
+            page.get_by_label("Octaves").fill("3")
+            page.get_by_label("Step size").fill("0.02")
             page.locator("#picture-more").get_by_text("360°, batch and advanced").click()
-            page.locator("#picture-advanced textarea").fill(TINY)
+            page.locator("#picture-advanced textarea").fill(FAST)
             page.locator("#picture-render").click()
             page.locator("#picture-result img").first.wait_for(timeout=60_000)
             status = page.locator("#picture-status textarea").input_value()
-            assert "step 2/2" in status and "done: picture-seed0.png" in status
+            assert "step 24/24" in status and "done: picture-seed0.png" in status
             assert page.locator("#picture-preview img").first.is_visible()
-            assert page.locator("#picture-objective textarea").input_value() == "b10"  # from the classic preset
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=False)
         finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from dreamvid.ui.forms import layer_choices, preset_choices, preset_fields
+from dreamvid.ui.forms import class_choices, layer_choices, preset_choices, preset_fields
 from dreamvid.ui.renders import Studio, picture_handler, video_handler, zoom_handler
 from dreamvid.ui.workspace import check_host, default_root, resolve_auth
 
@@ -52,11 +52,17 @@ class _Form:
         with gr.Row():
             self.objective = gr.Textbox(label="Objective", placeholder="the preset's, e.g. b10, b12:7, class:banana",
                                         scale=2, elem_id=f"{kind}-objective")
-            self.layer = gr.Dropdown(layer_choices(), value=None, label="Layer picker", scale=1)
+            self.layer = gr.Dropdown(layer_choices(), value=None, label="Layer picker", scale=1, elem_id=f"{kind}-layer")
+            self.category = gr.Dropdown(class_choices(), value=None, label="Class picker", scale=1,
+                                        elem_id=f"{kind}-class")
         with gr.Row():
             self.seed = gr.Number(value=None, label="Seed", precision=0)
             self.numbers = {name: gr.Number(value=None, label=_LABELS[name]) for name in numbers}
-        self.layer.change(lambda layer: layer or gr.skip(), self.layer, self.objective, api_visibility="private")
+        # the pickers write the objective and empty themselves, so the objective field is the one truth
+        self.layer.change(lambda layer: (layer, None) if layer else (gr.skip(), gr.skip()), self.layer,
+                          [self.objective, self.layer], api_visibility="private")
+        self.category.change(lambda name: (f"class:{name}", None) if name else (gr.skip(), gr.skip()),
+                             self.category, [self.objective, self.category], api_visibility="private")
 
     def fill(self, demo: gr.Blocks) -> None:
         """Fill the fields from the preset on page load and whenever the preset changes."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from dreamvid.config import config_to_dict, list_presets, load_config, parse_override
 from dreamvid.errors import ConfigError
-from dreamvid.models import list_layers
+from dreamvid.models import imagenet_categories, list_layers
 from dreamvid.settings import Config
 from dreamvid.ui.workspace import check_setting
 
@@ -39,6 +39,17 @@ def layer_choices(model: str = "efficientnet-lite0") -> list[tuple[str, str]]:
     """
     return [(f"{info.name} · {info.channels} channels" + (f" · {info.note}" if info.note else ""), info.name)
             for info in list_layers(model)]
+
+
+def class_choices() -> list[str]:
+    """The ImageNet class names a ``class:NAME`` objective takes, in index order.
+
+    Example:
+        >>> names = class_choices()
+        >>> len(names), names[954]
+        (1000, 'banana')
+    """
+    return imagenet_categories()
 
 
 def preset_fields(preset: str, names: Sequence[str]) -> dict[str, object]:
