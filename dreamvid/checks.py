@@ -19,11 +19,17 @@ _KINDS = {
 }
 
 
-def show(value: object) -> str:
-    """A value as the user wrote it: TOML spelling for booleans, repr otherwise."""
+def show(value: object, *, limit: int = 80) -> str:
+    """A value as the user wrote it: TOML spelling for booleans, repr otherwise, cut to ``limit`` characters.
+
+    Example:
+        >>> show(True), show("x" * 100, limit=12)
+        ('true', "'xxxxxxxx...")
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def typed(value: object) -> str:
@@ -66,7 +72,7 @@ def check_int(table: object, key: str, low: int, high: int | None, *, expected: 
     if isinstance(value, bool) or not isinstance(value, int):
         fail(table, key, expected + _schedule_hint(table, key), typed(value))
     if value < low or (high is not None and value > high):
-        fail(table, key, expected, repr(value))
+        fail(table, key, expected, show(value))
 
 
 def check_number(table: object, key: str, low: float, high: float, *, above_low: bool = False) -> None:
@@ -89,7 +95,7 @@ def check_number(table: object, key: str, low: float, high: float, *, above_low:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fail(table, key, expected + _schedule_hint(table, key), typed(value))
     if not in_range(value):
-        fail(table, key, expected, repr(value))
+        fail(table, key, expected, show(value))
     object.__setattr__(table, key, float(value))
 
 
@@ -107,7 +113,7 @@ def _check_schedule(table: object, key: str, expected: str, in_range: Callable[[
         return False
     schedule = parse_schedule(value, name=f"{_table_name(table)}.{key}")
     if not schedule.numeric:
-        fail(table, key, f"{expected}, or a schedule of numbers", repr(value))
+        fail(table, key, f"{expected}, or a schedule of numbers", show(value))
     for frame, number in zip(schedule.frames, schedule.values):
         if not in_range(number):  # values between keyframes lie between keyframe values
             fail(table, key, expected, f"{number:g} at frame {frame} of {value!r}")

@@ -30,7 +30,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from dreamvid.checks import quoted, typed
+from dreamvid.checks import quoted, show, typed
 from dreamvid.errors import ConfigError, OutputError
 from dreamvid.settings import (
     AudioConfig,
@@ -238,12 +238,13 @@ def _read_preset(path: Path) -> tuple[str, dict[str, object]]:
     """Return ``(description, tables)`` of a preset file; table contents are checked later."""
     source = f"preset {path.name}"
     try:
-        with path.open("rb") as file:
-            data = tomllib.load(file)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {source}: {exc}") from None
+    try:
+        data = _parse_toml(text, source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from None
     description = data.pop("description", "")
     if not isinstance(description, str) or "\n" in description:
         raise ConfigError(f"description in {source} must be a one-line string, got {typed(description)}")
@@ -253,6 +254,45 @@ def _read_preset(path: Path) -> tuple[str, dict[str, object]]:
             message = f"unknown top-level key {key!r} in {source}; only 'description' may sit outside a table"
             raise ConfigError(message + hint)
     return description, data
+
+
+MAX_DEPTH = 8
+"""Arrays and tables nest at most this deep in a preset or ``--set`` value (settings use two levels)."""
+
+
+def _parse_toml(text: str, source: str) -> dict[str, object]:
+    """``tomllib.loads(text)``, its limits turned into one-line errors: deep nesting, integers of > 4300 digits.
+
+    Raises:
+        tomllib.TOMLDecodeError: not valid TOML (the caller words the message).
+        ConfigError: valid TOML that nests more than :data:`MAX_DEPTH` levels, or an integer too long to read.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except RecursionError:
+        raise ConfigError(_too_deep(source)) from None
+    except ValueError:  # int(): "Exceeds the limit (4300 digits) for integer string conversion"
+        raise ConfigError(f"{source} holds an integer with thousands of digits; give each setting a value in "
+                          "its range") from None
+    pending: list[tuple[object, int]] = [(data, 0)]
+    while pending:  # without recursion, so no depth that tomllib read can overflow the stack here
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(_too_deep(source))
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        pending += [(child, depth + 1) for child in children]
+    return data
+
+
+def _too_deep(source: str) -> str:
+    return f"{source} nests arrays or tables more than {MAX_DEPTH} levels deep; no setting nests more than two"
+
+
+def _brief(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters for a message: a pasted megabyte stays out of the error line."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------------------- overrides
@@ -282,15 +322,15 @@ def parse_override(text: str) -> tuple[str, str, object]:
     """
     match = _OVERRIDE.fullmatch(text)
     if match is None or "\n" in text or "\r" in text:
-        raise ConfigError(f"--set expects table.key=value (e.g. dream.steps=20), got {text!r}")
+        raise ConfigError(f"--set expects table.key=value (e.g. dream.steps=20), got {show(text)}")
     table, key, raw = match[1], match[2], match[3].strip()
     if not raw:
         raise ConfigError(f'--set {text!r} has no value; write {table}.{key}="" for an empty string')
     try:
-        return table, key, tomllib.loads(f"value = {raw}")["value"]
+        return table, key, _parse_toml(f"value = {raw}", f"--set {_brief(text)}")["value"]
     except tomllib.TOMLDecodeError as exc:
         if raw[0] in "\"'[{":
-            raise ConfigError(f"--set {text!r}: {raw} is not a valid TOML value ({exc})") from None
+            raise ConfigError(f"--set {_brief(text)}: {_brief(raw)} is not a valid TOML value ({exc})") from None
         return table, key, raw
 
 
@@ -322,7 +362,7 @@ def load_config(preset: str | None = None, overrides: Sequence[str] = ()) -> Con
         config = _apply(config, tables, f"preset {path.name}")
     for text in overrides:
         table, key, value = parse_override(text)
-        config = _apply(config, {table: {key: value}}, f"--set {text.strip()}")
+        config = _apply(config, {table: {key: value}}, f"--set {_brief(text.strip())}")
     return config
 
 

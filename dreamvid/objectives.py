@@ -122,6 +122,9 @@ def find_class(label: str, categories: Sequence[str]) -> int:
     raise ObjectiveError(f"unknown ImageNet class '{label}'; {hint}use a name such as 'banana' or an index 0-999")
 
 
+MAX_WEIGHT = 1e6
+"""The largest ``|weight|`` of a term: beyond it the step normalisation sees only one term, or overflows."""
+
 _TERM = re.compile(r"^\s*(?:(?P<weight>[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*\*\s*)?(?P<atom>\S.*?)\s*$")
 
 
@@ -157,9 +160,18 @@ def parse_objective(
             raise ObjectiveError(f"empty term in objective '{text}'; write terms like 'b10' or '0.5*b8+b12'")
         part = _parse_atom(match["atom"], default_layer, layers, categories, guide_features)
         if match["weight"] is not None:
-            part = float(match["weight"]) * part
+            part = _weight(match["weight"], text) * part
         total = part if total is None else total + part
     return total  # type: ignore[return-value]  # _split_terms returns at least one term
+
+
+def _weight(written: str, text: str) -> float:
+    """A term's weight, refused unless finite with ``|weight| <= MAX_WEIGHT`` (``1e309`` is infinity)."""
+    weight = float(written)
+    if not abs(weight) <= MAX_WEIGHT:
+        raise ObjectiveError(f"weight {written} in objective '{text}' is out of range; use a number from "
+                             f"{-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+    return weight
 
 
 def _split_terms(text: str) -> list[str]:
@@ -197,9 +209,9 @@ def _parse_atom(
         if guide_features is None:
             raise ObjectiveError("guide objectives need a model to compute the guide's features")
         return guide(name, guide_features(match["path"].strip(), name))
-    name, _, chans = atom.partition(":")
+    name, colon, chans = atom.partition(":")
     name = _check_layer(name.strip(), layers)
-    if not chans:
+    if not colon:
         return layer(name)
     try:
         index = [int(c) for c in chans.split(",")]

@@ -11,7 +11,10 @@ schedule (``audio.react`` in presets, ``--react`` on the command line)::
 
 The target is a key of ``[dream]``, ``[video]`` or ``[zoom]`` that takes schedules, with or without its
 table (``step_size`` or ``dream.step_size``). The expression is arithmetic (``+ - * / **``, parentheses)
-over numbers and the envelope names ``rms onset beat low mid high``. Reactions apply in order, after the
+over numbers and the envelope names ``rms onset beat low mid high``, computed in float64 where nothing
+raises: a part without envelopes that is not a finite number (``1/0``, ``10.0**400``, ``2**2**2**2**2``) is
+refused when the reaction is parsed, and a value that is not finite at some frame (``1/low`` where ``low``
+is 0) when its values are computed. Reactions apply in order, after the
 schedules; whole-number settings are rounded. A value a reaction pushes out of its setting's range is an
 error naming the frame, found before any frame is rendered (:meth:`dreamvid.timeline.Timeline.check`).
 Which settings a reaction may target is given to the parser (``targets``, table → keys); the tables
@@ -40,6 +43,8 @@ _STATEMENT = re.compile(r"\s*(?P<target>[A-Za-z_][\w.]*)\s*(?P<op>\+=|-=|\*=|=)(
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.Pow: operator.pow}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_MAX_LENGTH = 1000
+_MAX_DEPTH = 50
 _EXAMPLE = 'write TARGET OP EXPRESSION, e.g. "zoom *= 1 + 0.3 * low" (OP: +=, -=, *=, =)'
 
 
@@ -56,7 +61,7 @@ class Reaction:
     def values(self, envelopes: Envelopes) -> np.ndarray:
         """The expression evaluated for every frame of ``envelopes`` (float64, one value per frame)."""
         with np.errstate(all="ignore"):
-            out = _evaluate(self.expression, envelopes) * np.ones(envelopes.frames)
+            out = _evaluate(self.expression, envelopes) * np.ones(envelopes.frames, np.float64)
         if not np.all(np.isfinite(out)):
             frame = int(np.argmin(np.isfinite(out)))
             raise ConfigError(f"reaction {self.text!r} is not a finite number at frame {frame} (a division by "
@@ -90,15 +95,18 @@ def parse_reaction(text: str, *, targets: Mapping[str, Sequence[str]]) -> Reacti
     """
     if not isinstance(text, str):
         raise ConfigError(f"audio.react entries must be strings like \"zoom *= 1 + 0.3 * low\", got {text!r}")
+    if len(text) > _MAX_LENGTH:
+        raise ConfigError(f"reaction {text[:40]!r}... is {len(text)} characters long; keep it under {_MAX_LENGTH}")
     match = _STATEMENT.fullmatch(text)
     if match is None:
         raise ConfigError(f"malformed reaction {text!r}; {_EXAMPLE}")
     table, key = _resolve_target(match["target"], text, targets)
     try:
         expression = ast.parse(match["expr"].strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: an integer of > 4300 digits
         raise ConfigError(f"malformed expression in reaction {text!r}; {_EXAMPLE}") from None
     _check_expression(expression, text)
+    _constant(expression, text)
     return Reaction(text.strip(), table, key, match["op"], expression)
 
 
@@ -118,6 +126,13 @@ def _resolve_target(target: str, text: str, tables: Mapping[str, Sequence[str]])
 
 
 def _check_expression(node: ast.expr, text: str) -> None:
+    """Refuse anything but numbers, envelopes and ``+ - * / **``, and nesting deeper than ``_MAX_DEPTH``."""
+    depths = [(node, 1)]
+    while depths:  # without recursion: the evaluator recurses only into trees known to be shallow
+        child, depth = depths.pop()
+        if depth > _MAX_DEPTH:
+            raise ConfigError(f"reaction {text!r} nests more than {_MAX_DEPTH} operations deep; simplify it")
+        depths += [(grandchild, depth + 1) for grandchild in ast.iter_child_nodes(child)]
     for child in ast.walk(node):
         if isinstance(child, ast.Name):
             if child.id not in NAMES:
@@ -139,9 +154,46 @@ def _check_expression(node: ast.expr, text: str) -> None:
                               f"parentheses; {_EXAMPLE}")
 
 
-def _evaluate(node: ast.expr, envelopes: Envelopes) -> np.ndarray | float:
+def _number(value: float) -> np.float64:
+    """A constant as float64: an integer beyond the float range is infinity (``float()`` would raise)."""
+    try:
+        return np.float64(value)
+    except OverflowError:
+        return np.float64(np.inf if value > 0 else -np.inf)
+
+
+def _constant(node: ast.expr, text: str) -> np.float64 | None:
+    """The value of ``node`` if it has no envelope (None otherwise); a part that is not finite is refused.
+
+    Example:
+        >>> _constant(ast.parse("2 ** 3 * low", mode="eval").body, "zoom *= 2 ** 3 * low") is None
+        True
+    """
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        value = _number(node.value)
+    elif isinstance(node, ast.BinOp):
+        left, right = _constant(node.left, text), _constant(node.right, text)
+        if left is None or right is None:
+            return None
+        with np.errstate(all="ignore"):
+            value = np.float64(_BINARY[type(node.op)](left, right))
+    elif isinstance(node, ast.UnaryOp):
+        operand = _constant(node.operand, text)
+        if operand is None:
+            return None
+        value = _UNARY[type(node.op)](operand)
+    else:
+        return None
+    if not np.isfinite(value):
+        raise ConfigError(f"reaction {text!r}: {ast.unparse(node)[:60]} is not a finite number (a division by zero, "
+                          f"or beyond ±1.8e308); change the expression")
+    return value
+
+
+def _evaluate(node: ast.expr, envelopes: Envelopes) -> np.ndarray | np.float64:
+    """``node`` in float64 for every frame; call within ``np.errstate(all="ignore")``: nothing raises."""
+    if isinstance(node, ast.Constant):
+        return _number(node.value)
     if isinstance(node, ast.Name):
         return envelopes[node.id].astype(np.float64)
     if isinstance(node, ast.BinOp):

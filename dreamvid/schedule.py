@@ -115,6 +115,10 @@ def _parse_text(text: str, name: str) -> Schedule:
     return Schedule(tuple(frames), tuple(values), smooth)
 
 
+_FRAME_DIGITS = 9
+"""Keyframes are below 10^9 (over a year at 30 fps); longer numbers are refused before ``int()`` reads them."""
+
+
 def _keyframes(body: str, name: str, text: str) -> tuple[list[int], list[Value]]:
     frames: list[int] = []
     values: list[Value] = []
@@ -123,6 +127,9 @@ def _keyframes(body: str, name: str, text: str) -> tuple[list[int], list[Value]]
         if not sep or not frame.strip().isdigit() or not value.strip():
             raise ConfigError(f"malformed schedule for {name}: {text!r}; write FRAME:VALUE keyframes "
                               f"like \"0:1.0, 90:1.3\" (frames are whole numbers)")
+        if len(frame.strip()) > _FRAME_DIGITS:
+            raise ConfigError(f"schedule for {name} has keyframe {frame.strip()[:20]}...; frames are below "
+                              f"10^{_FRAME_DIGITS}")
         if frames and int(frame) <= frames[-1]:
             raise ConfigError(f"schedule for {name} must have increasing frames, got {frame.strip()} after "
                               f"{frames[-1]}: {text!r}")

@@ -136,6 +136,9 @@ class DreamConfig:
         return [str(v) for v in parse_schedule(self.objective, name="dream.objective").values]
 
 
+MAX_SEED = 2**64 - 1
+"""The largest seed: torch's generators take 64 bits."""
+
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -145,7 +148,7 @@ class RunConfig:
     """The ``[run]`` table: randomness and hardware.
 
     Args:
-        seed: Random seed, a non-negative integer.
+        seed: Random seed, an integer from 0 to 2**64 - 1 (torch's generators take 64 bits).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         max_memory: Gigabytes (10⁹ bytes) one gradient step may use, 0.05 to 10 000; frames whose step
@@ -170,7 +173,7 @@ class RunConfig:
     threads: int = 0
 
     def __post_init__(self) -> None:
-        check_int(self, "seed", 0, None)
+        check_int(self, "seed", 0, MAX_SEED, expected=f"an integer from 0 to {MAX_SEED} (below 2^64)")
         check_int(self, "threads", 0, 4096)
         check_str(self, "device")
         if _DEVICE.fullmatch(self.device) is None:

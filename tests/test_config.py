@@ -96,7 +96,7 @@ VALIDATION_ERRORS = [
     (DreamConfig, {"max_size": 16},
      "dream.max_size must be 0 (full size) or an integer from 32 to 16384, got 16"),
     (DreamConfig, {"max_size": 16385}, "dream.max_size must be 0 (full size) or an integer from 32 to 16384"),
-    (RunConfig, {"seed": -1}, "run.seed must be an integer >= 0, got -1"),
+    (RunConfig, {"seed": -1}, "run.seed must be an integer from 0 to 18446744073709551615 (below 2^64), got -1"),
     # float ranges, open and closed ends
     (DreamConfig, {"octave_scale": 1.0},
      "dream.octave_scale must be a number greater than 1 and at most 4, got 1.0"),
@@ -121,7 +121,7 @@ VALIDATION_ERRORS = [
     # bool is not a number
     (DreamConfig, {"octaves": True}, "dream.octaves must be an integer from 1 to 12, got true (a boolean)"),
     (DreamConfig, {"tv": False}, "dream.tv must be a number from 0 to 100, got false (a boolean)"),
-    (RunConfig, {"seed": True}, "run.seed must be an integer >= 0, got true (a boolean)"),
+    (RunConfig, {"seed": True}, "run.seed must be an integer from 0 to 18446744073709551615 (below 2^64), got true (a boolean)"),
     # devices and precisions
     (RunConfig, {"device": "gpu"}, "run.device must be one of 'auto', 'cpu', 'cuda', 'cuda:N'"),
     (RunConfig, {"device": "cuda:"}, "got 'cuda:'"),
