@@ -86,6 +86,11 @@ def _overrides(sets: list[str] | None, **flags: str | int | Path | None) -> list
             "seed": "run.seed", "device": "run.device", "coherence": "video.coherence", "zoom": "zoom.zoom",
             "rotate": "zoom.rotate", "projection": "vr.projection", "stereo": "vr.stereo",
             "max_memory": "run.max_memory", "workers": "scale.workers", "ray_address": "scale.address"}
+    if flags.get("objective") is not None and not str(flags["objective"]).strip():
+        from dreamvid.errors import ConfigError
+
+        raise ConfigError("--objective is empty; give one such as b10, b12:7 or 0.5*b8+b12, or leave the flag out "
+                          "for the preset's objective")
     out = list(sets or [])
     for name, value in flags.items():
         if value is None:

@@ -170,7 +170,7 @@ def _weight(written: str, text: str) -> float:
     weight = float(written)
     if not abs(weight) <= MAX_WEIGHT:
         raise ObjectiveError(f"weight {written} in objective '{text}' is out of range; use a number from "
-                             f"{-MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+                             f"{-MAX_WEIGHT:.0f} to {MAX_WEIGHT:.0f}")
     return weight
 
 

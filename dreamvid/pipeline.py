@@ -34,6 +34,7 @@ from dreamvid.engine import Engine, Progress, build_engine, noise_image, resolve
 from dreamvid.errors import ConfigError, InputError
 from dreamvid.flow import make_flow
 from dreamvid.images import check_output_path, contact_sheet, read_image, write_image
+from dreamvid.models import MODELS
 from dreamvid.panorama import Layout, check_layout_size, resolve_layout
 from dreamvid.programs import Dreamer, StillProgram, VideoRecipe, ZoomProgram
 from dreamvid.render import PREVIEW_FRAMES, render, steps
@@ -42,7 +43,7 @@ from dreamvid.scale.clip import ChunkPlan, chunk_threads, make_plan, render_chun
 from dreamvid.settings import Config
 from dreamvid.spherical import read_spherical
 from dreamvid.timeline import Timeline
-from dreamvid.video import VideoInfo, output_format, probe, read_audio, read_frames
+from dreamvid.video import VideoInfo, check_one_frame, output_format, probe, read_audio, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,19 @@ log = logging.getLogger(__name__)
 def sidecar_path(output: Path) -> Path:
     """Where the resolved config of ``output`` is saved: ``OUTPUT.json`` beside it (``cat.png.json``)."""
     return output.with_name(output.name + ".json")
+
+
+def recorded(config: Config) -> Config:
+    """``config`` as its sidecar records it: a blank ``dream.objective`` is the model's default layer, by name.
+
+    Example:
+        >>> recorded(Config()).dream.objective
+        'b10'
+    """
+    spec = MODELS.get(config.model.name)
+    if isinstance(config.dream.objective, str) and not config.dream.objective.strip() and spec is not None:
+        return replace(config, dream=replace(config.dream, objective=spec.default_layer))
+    return config
 
 
 def engine_for(config: Config) -> Engine:
@@ -142,7 +156,7 @@ def dream_image(
         "python": sys.version.split()[0],
         **runtime_info(),
     }
-    save_config_json(config, sidecar_path(out), extra=info)
+    save_config_json(recorded(config), sidecar_path(out), extra=info)
     try:
         write_image(out, to_uint8(result, in_place=True))
     except BaseException:
@@ -202,6 +216,8 @@ def render_video(
             with other settings (the message names them).
         RenderStopped: ``stop`` was set.
     """
+    if audio is not None:
+        _check_soundtrack(audio, start=0.0)
     if config.scale.chunked:
         return _render_chunked(config, input, output, start=start, duration=duration, frames=frames, width=width,
                                preview=preview, audio=audio, progress=progress, resume=resume, restart=restart,
@@ -239,7 +255,7 @@ def render_video(
         render(program, _chain(first, frames_in), timeline.at, checkpoint, total=total, previews=PREVIEW_FRAMES,
                progress=progress, stop=stop)
         out = checkpoint.finish()
-        save_config_json(config, sidecar_path(out), extra={
+        save_config_json(recorded(config), sidecar_path(out), extra={
             "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
             "duration": duration, "frames": checkpoint.frames_done, "fps": str(info.fps), "device": str(engine.device),
             "torch": torch.__version__,
@@ -307,7 +323,7 @@ def _render_chunked(config: Config, input: str | os.PathLike, output: str | os.P
                             _chain(first, reader), writer=writer, fps=info.fps, crf=config.video.crf, threads=threads,
                             workers=config.scale.workers or 1, address=config.scale.address or None,
                             gpu=resolve_device(config.run.device).type == "cuda", progress=progress, stop=stop)
-        save_config_json(config, sidecar_path(out), extra={
+        save_config_json(recorded(config), sidecar_path(out), extra={
             "dreamvid": dreamvid.__version__, "input": str(input), "output": str(out), "start": start,
             "duration": duration, "frames": plan.frames, "fps": str(info.fps), "chunks": len(plan.chunks),
             "threads per task": threads, "torch": torch.__version__})
@@ -386,7 +402,7 @@ def render_zoom(
         render(program, repeat(None, frames + overlap), timeline.at, checkpoint, total=frames, overlap=overlap,
                progress=progress, stop=stop)
         out = checkpoint.finish()
-        save_config_json(config, sidecar_path(out), extra={
+        save_config_json(recorded(config), sidecar_path(out), extra={
             "dreamvid": dreamvid.__version__, "input": str(input) if input else f"noise {width}x{height}",
             "output": str(out), "frames": frames, "fps": str(fps), "loop": loop, "device": str(engine.device),
             "audio": str(audio) if audio is not None else None, "audio_start": audio_start,
@@ -401,17 +417,25 @@ def _zoom_length(audio: str | os.PathLike | None, frames: int | None, *, fps: Fr
     """Frames in a zoom: ``frames``, else as long as the song (or ``duration``), else 120; the song checked."""
     if audio is None and (audio_start or duration is not None):
         raise ConfigError("--start and --duration choose a part of the song: give it with --audio FILE")
+    check_one_frame(duration, fps)
+    if audio is not None:
+        _check_soundtrack(audio, start=audio_start)
     if audio is not None and frames is None:
         seconds = duration
         if seconds is None:
             seconds = len(read_audio(audio, sample_rate=SAMPLE_RATE, start=audio_start)) / SAMPLE_RATE
         frames = max(1, math.ceil(seconds * float(fps) - 1e-9))
-    elif audio is not None:  # check the song early even when nothing reacts to it
-        read_audio(audio, start=audio_start, duration=0.1)
     frames = 120 if frames is None else frames
     if frames < 1:
         raise ConfigError(f"--frames must be at least 1, got {frames}")
     return frames
+
+
+def _check_soundtrack(audio: str | os.PathLike, *, start: float) -> None:
+    """Refuse a soundtrack without a sample from ``start`` on (a WAV header and no data): it would add silence."""
+    if len(read_audio(audio, start=start, duration=1.0)) == 0:
+        where = f" after {start:g} s" if start else ""
+        raise InputError(f"{audio} has no sound samples{where}; give a soundtrack that has sound")
 
 
 def _zoom_start(config: Config, input: str | os.PathLike | None, size: tuple[int, int] | None) -> np.ndarray:
@@ -516,8 +540,7 @@ def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray
 
 def _expected_frames(info: VideoInfo, *, start: float, duration: float | None, frames: int | None) -> int:
     """How many frames a render will have, for progress and preview sampling (an estimate)."""
-    seconds = max(0.0, info.duration - start)
-    if duration is not None:
-        seconds = min(seconds, duration)
-    estimate = max(1, round(seconds * float(info.fps))) if not info.is_image else 1
+    estimate = max(1, round(max(0.0, info.duration - start) * float(info.fps))) if not info.is_image else 1
+    if duration is not None:  # as read_frames counts: the frames that start before the end of the duration
+        estimate = min(estimate, max(1, math.ceil(duration * info.fps - Fraction(1, 1000))))
     return min(estimate, frames) if frames is not None else estimate

@@ -29,7 +29,7 @@ from dreamvid.video.join import SegmentJoiner
 from dreamvid.video.output import FRAME_PATTERN, OUTPUT_FORMATS, output_format
 from dreamvid.video.probe import VideoInfo, probe
 from dreamvid.video.process import allow_playlists
-from dreamvid.video.read import damage_log, output_size, read_audio, read_frames
+from dreamvid.video.read import check_one_frame, damage_log, output_size, read_audio, read_frames
 from dreamvid.video.write import VideoWriter
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "VideoInfo",
     "VideoWriter",
     "allow_playlists",
+    "check_one_frame",
     "damage_log",
     "output_format",
     "output_size",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from dreamvid.errors import InputError
+from dreamvid.errors import ConfigError, InputError
 from dreamvid.images import MAX_SIZE, declared_size
 from dreamvid.video.process import (
     REFUSED_FORMAT,
@@ -397,6 +397,8 @@ def audio_input(source: Path, *, start: float, duration: float | None, what: str
     Raises:
         InputError: ``source`` cannot be read, or ``start`` is at or past the end of its sound.
     """
+    if duration is not None and duration < 1e-6:  # ffmpeg counts in microseconds, and reads "-t 0us" as "no limit"
+        raise ConfigError(f"expected {what.removeprefix('a ')} duration of at least 0.000001 s, got {duration!r}")
     input_args = ffmpeg_input(source)
     header = parse_header(run_ffmpeg([ffmpeg_path(), "-nostdin", "-hide_banner", *input_args], source).stderr,
                           source, what=what)

@@ -39,7 +39,7 @@ from dreamvid.video.process import (
     seconds_text,
 )
 
-__all__ = ["damage_log", "output_size", "read_audio", "read_frames"]
+__all__ = ["check_one_frame", "damage_log", "output_size", "read_audio", "read_frames"]
 
 logger = logging.getLogger("dreamvid.video")
 
@@ -99,6 +99,7 @@ def read_frames(
     source = Path(path)
     _check_read_options(start, duration, frames, width)
     info = probe(source) if info is None else info
+    check_one_frame(duration, info.fps)
     if start > 0 and start >= info.duration:
         raise InputError(f"start {start:g} s is at or past the end of {source}: the clip is only "
                          f"{info.duration:.3f} s long; choose an earlier start")
@@ -123,6 +124,19 @@ def read_frames(
     if frames is not None:
         expected = min(expected, frames)
     return _stream_frames(command, (out_height, out_width, 3), info, start, expected=expected)
+
+
+def check_one_frame(duration: float | None, fps: Fraction) -> None:
+    """Refuse a ``duration`` shorter than one frame at ``fps`` (ffmpeg would read ``-t 0us`` as "no limit").
+
+    Example:
+        >>> check_one_frame(1e-9, Fraction(6))
+        Traceback (most recent call last):
+        dreamvid.errors.ConfigError: expected a duration of at least one frame (0.1667 s at 6 fps), got 1e-09 s
+    """
+    if duration is not None and duration * fps < 1:
+        raise ConfigError(f"expected a duration of at least one frame ({1 / float(fps):.4g} s at {float(fps):g} fps), "
+                          f"got {duration:g} s")
 
 
 def _check_frame_size(source: Path, width: int, height: int) -> None:
