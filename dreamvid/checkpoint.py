@@ -4,8 +4,8 @@
 ``finish()`` → the output; :meth:`Checkpoint.remove` then deletes the folder. The folder is
 ``.OUTPUT.dreamvid-resume/`` beside the output (:func:`checkpoint_dir`)::
 
-    render.json   what is rendered (the identity: resolved config, inputs with size and modification
-                  time, render arguments, versions); written once
+    render.json   what is rendered (the identity: resolved config, inputs with size, modification time
+                  and a hash of their first and last MiB, render arguments, versions); written once
     state.npz     frames done and what the next frame needs (previous frames, random state), replaced
                   atomically after every frame
     frames/       lossless PNG frames frame_000000.png, ...: those not yet in a segment (MP4/WebM), or
@@ -23,25 +23,32 @@ Convention:
       the state (a frame or segment written just before the crash) is dropped on resume and made again.
     - ``identity`` is a flat mapping of JSON values (``"dream.steps"``, ``"--frames"``, ``"input"``, ...);
       a checkpoint resumes only a render with an equal identity, and otherwise says which keys differ.
+    - A checkpoint is checked whole when it is opened, before any frame is made: the state file, every
+      frame it counts (present, a sound PNG of the output's size, decodable), every segment (present, not
+      empty) and every kept array. Anything else says it is damaged and how to start over (``--restart``).
 
 The joined output gets its audio and is renamed into place by :mod:`dreamvid.video`'s writers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from dreamvid.errors import CheckpointError, OutputError
+from dreamvid.errors import CheckpointError, DreamvidError, OutputError
 from dreamvid.fileio import atomic_write, fsync_path, remove_stale_parts
 from dreamvid.images import read_image, write_image
 from dreamvid.video import SegmentJoiner, VideoWriter, output_format
@@ -89,19 +96,40 @@ def checkpoint_dir(output: str | os.PathLike[str]) -> Path:
     return path.absolute().parent / f".{path.name}.dreamvid-resume"
 
 
+_HASHED = 1 << 20
+"""Bytes hashed at each end of an input: a changed input keeps neither its first nor its last MiB, as a rule."""
+
+
 def file_identity(path: str | os.PathLike[str]) -> dict[str, object]:
-    """``{"path", "size", "mtime_ns"}`` of an input, to tell whether it changed since a checkpoint was made.
+    """``{"path", "size", "mtime_ns", "content"}`` of an input, to tell whether it changed since a checkpoint.
+
+    ``content`` is the SHA-256 of the first and last MiB (the whole file when it is smaller), so an input
+    rewritten with the same size and modification time is noticed too. A folder (of frames) or a file that
+    cannot be read has only what can be known.
 
     Example:
         >>> sorted(file_identity(__file__))
-        ['mtime_ns', 'path', 'size']
+        ['content', 'mtime_ns', 'path', 'size']
     """
     source = Path(path)
     try:
         stat = source.stat()
     except OSError:
         return {"path": str(source.absolute())}
-    return {"path": str(source.absolute()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    identity: dict[str, object] = {"path": str(source.absolute()), "size": stat.st_size,
+                                   "mtime_ns": stat.st_mtime_ns}
+    try:
+        if source.is_file():
+            digest = hashlib.sha256()
+            with source.open("rb") as stream:
+                digest.update(stream.read(_HASHED))
+                if stat.st_size > _HASHED:
+                    stream.seek(max(_HASHED, stat.st_size - _HASHED))
+                    digest.update(stream.read(_HASHED))
+            identity["content"] = digest.hexdigest()
+    except OSError:
+        pass
+    return identity
 
 
 def frames_kept(output: str | os.PathLike[str]) -> int | None:
@@ -316,14 +344,31 @@ class Checkpoint:
         _prune(self.folder / "segments", _SEGMENT_RE, lambda s: s < done // SEGMENT_FRAMES and self._segmented)
         _prune(self.folder / "kept", _KEPT_RE, None)
         _prune(self.folder, _ENTRIES_RE, None)
-        missing = [self._frame_path(k) for k in range(pending, done) if not self._frame_path(k).is_file()]
-        if self._segmented:
-            missing += [self._segment_path(s) for s in range(done // SEGMENT_FRAMES)
-                        if not self._segment_path(s).is_file()]
-        if missing:
-            raise CheckpointError(f"the checkpoint {self.folder} is damaged ({missing[0].name} is missing); add "
-                                  "--restart to start over")
+        segments = done // SEGMENT_FRAMES if self._segmented else 0
+        problems = chain((self._frame_problem(self._frame_path(k)) for k in range(pending, done)),
+                         (_segment_problem(self._segment_path(n)) for n in range(segments)),
+                         (_array_problem(Path(entry.path)) for entry in _entries(self.folder / "kept")))
+        problem = next((found for found in problems if found is not None), None)  # stops at the first
+        if problem is not None:
+            raise CheckpointError(f"the checkpoint {self.folder} is damaged ({problem}); add --restart to start "
+                                  "over")
         log.info("resuming %s after %d frames", self.output, done)
+
+    def _frame_problem(self, path: Path) -> str | None:
+        """What is wrong with a kept frame (missing, damaged, another size), or None: it reads back as written."""
+        if not path.is_file():
+            return f"{path.name} is missing"
+        problem = _png_problem(path.read_bytes())
+        if problem is not None:
+            return f"{path.name} {problem}"
+        try:
+            frame = read_image(path)
+        except DreamvidError:
+            return f"{path.name} cannot be decoded"
+        width, height = self._writer.get("size", (frame.shape[1], frame.shape[0]))
+        if frame.shape != (height, width, 3):
+            return f"{path.name} is {frame.shape[1]}x{frame.shape[0]} pixels, not {width}x{height}"
+        return None
 
     def _create(self) -> None:
         """Make the folder and write the identity, once, before the first file."""
@@ -380,6 +425,53 @@ def _lock(path: Path, output: Path) -> IO[bytes] | None:
     return stream
 
 
+def _png_problem(data: bytes) -> str | None:
+    """What makes ``data`` other than a whole PNG (every chunk's CRC checked, up to IEND), or None.
+
+    Checked before decoding, so a garbled frame is named here rather than by the decoder's own messages.
+
+    Example:
+        >>> _png_problem(b"GIF89a"), _png_problem(b"\\x89PNG\\r\\n\\x1a\\n")
+        ('is not a PNG', 'is cut short')
+    """
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "is not a PNG"
+    at = 8
+    while at + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 8 + length
+        if end + 4 > len(data):
+            break
+        if zlib.crc32(data[at + 4:end]) != struct.unpack(">I", data[end:end + 4])[0]:
+            return f"is garbled (its {kind.decode('latin-1')!r} chunk fails its checksum)"
+        if kind == b"IEND":
+            return None
+        at = end + 4
+    return "is cut short"
+
+
+def _segment_problem(path: Path) -> str | None:
+    """What is wrong with an encoded segment (missing or empty), or None."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return f"{path.name} is missing"
+    return f"{path.name} is empty" if size == 0 else None
+
+
+def _array_problem(path: Path) -> str | None:
+    """What is wrong with a kept array (unreadable), or None."""
+    try:
+        np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return f"kept/{path.name} is unreadable"
+    return None
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    return sorted(os.scandir(folder), key=lambda entry: entry.name) if folder.is_dir() else []
+
+
 def _read_frames_done(folder: Path) -> int:
     """Frames done according to ``folder``'s state file; 0 when it has none (or it cannot be read)."""
     try:
@@ -410,7 +502,9 @@ def _differences(recorded: Mapping[str, object], current: Mapping[str, object]) 
         if old == new:
             continue
         if isinstance(old, dict) and isinstance(new, dict) and old.get("path") == new.get("path"):
-            parts.append(f"{key} (the file {new.get('path')} changed since)")
+            same = all(old.get(k) == new.get(k) for k in ("size", "mtime_ns"))
+            how = " (its content, though not its size or time)" if same and "content" in old else ""
+            parts.append(f"{key} (the file {new.get('path')} changed since{how})")
         else:
             parts.append(f"{key} (was {_show(old)}, now {_show(new)})")
     return ", ".join(parts)
