@@ -503,7 +503,7 @@ def _differences(recorded: Mapping[str, object], current: Mapping[str, object]) 
             continue
         if isinstance(old, dict) and isinstance(new, dict) and old.get("path") == new.get("path"):
             same = all(old.get(k) == new.get(k) for k in ("size", "mtime_ns"))
-            how = " (its content, though not its size or time)" if same and "content" in old else ""
+            how = ": its content, not its size or time" if same and "content" in old else ""
             parts.append(f"{key} (the file {new.get('path')} changed since{how})")
         else:
             parts.append(f"{key} (was {_show(old)}, now {_show(new)})")
