@@ -429,3 +429,28 @@ class TestSchedules:
     def test_bad_schedules(self, override: str, message: str) -> None:
         with raises_config(message):
             load_config(None, [override])
+
+
+class TestParserLimits:
+    """Recursion and huge integers are caught where TOML is parsed; each gives one short line."""
+
+    @pytest.mark.parametrize("value", ["[" * 9 + "1" + "]" * 9, "[" * 2000 + "]" * 2000, "{a=" * 9 + "1" + "}" * 9])
+    def test_nesting_deeper_than_the_limit(self, value: str) -> None:
+        with raises_config("nests arrays or tables more than 8 levels deep") as info:
+            load_config(None, [f"dream.steps={value}"])
+        assert len(str(info.value)) < 200
+
+    def test_integer_with_thousands_of_digits_in_a_preset(self, tmp_path: Path) -> None:
+        path = tmp_path / "big.toml"
+        path.write_text("[run]\nseed = " + "9" * 5000 + "\n", encoding="utf-8")
+        with raises_config("preset big.toml holds an integer with thousands of digits"):
+            load_config(str(path))
+
+    def test_keyframe_with_too_many_digits(self) -> None:
+        with raises_config("frames are below 10^9"):
+            load_config(None, ['dream.steps="0:1, ' + "9" * 5000 + ':2"'])
+
+    def test_seed_range(self) -> None:
+        assert load_config(None, [f"run.seed={2**64 - 1}"]).run.seed == 2**64 - 1
+        with raises_config("run.seed must be an integer from 0 to 18446744073709551615 (below 2^64)"):
+            load_config(None, [f"run.seed={2**64}"])

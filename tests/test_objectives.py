@@ -346,3 +346,19 @@ class TestParseErrors:
 def test_malformed_weight_is_named(text):
     with pytest.raises(ObjectiveError, match="malformed term .*NUMBER\\*TERM"):
         parse_objective(text, default_layer="b4", layers={"b4": 24}, categories=[])
+
+
+@pytest.mark.parametrize("text", ["1e309*b4", "-1e309*b4", "1000001*b4", "1e7*b4+b4"])
+def test_weight_out_of_range_is_refused(text):
+    with pytest.raises(ObjectiveError, match="is out of range; use a number from -1000000 to 1000000"):
+        parse_objective(text, default_layer="b4", layers={"b4": 24}, categories=[])
+
+
+def test_weight_at_the_limit_is_accepted():
+    objective = parse_objective("-1e6*b4", default_layer="b4", layers={"b4": 24}, categories=[])
+    assert objective.description == "-1e+06*b4"
+
+
+def test_layer_with_an_empty_channel_list_is_refused():
+    with pytest.raises(ObjectiveError, match="malformed channel list in 'b4:'"):
+        parse_objective("b4:", default_layer="b4", layers={"b4": 24}, categories=[])

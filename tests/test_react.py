@@ -62,6 +62,36 @@ class TestParse:
         with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("?", r"\?")):
             parse_reaction(text)
 
+    @pytest.mark.parametrize("text, part", [
+        ("step_size += 1/0", "1 / 0"),
+        ("step_size += onset * (2 - 2) ** -1", "(2 - 2) ** (-1)"),
+        ("step_size += 10.0**400", "10.0 ** 400"),
+        ("step_size += 2**2**2**2**2", "2 ** 2 ** 2 ** 2 ** 2"),
+        ("step_size += 1e400 * low", "1e309"),
+        ("step_size += " + "9" * 400 + " * low", "999"),
+    ])
+    def test_constant_part_that_is_not_finite(self, text, part):
+        with pytest.raises(ConfigError, match="is not a finite number"):
+            parse_reaction(text)
+        with pytest.raises(ConfigError) as info:
+            parse_reaction(text)
+        assert part in str(info.value)
+
+    @pytest.mark.parametrize("text, message", [
+        ("step_size += " + "-" * 60 + "onset", "nests more than 50"),
+        ("step_size += " + "1+" * 600 + "1", "keep it under 1000"),
+        ("step_size += " + "1" * 5000, "keep it under 1000"),
+    ])
+    def test_too_deep_or_too_long(self, text, message):
+        with pytest.raises(ConfigError, match=message):
+            parse_reaction(text)
+
+    def test_evaluated_in_float64_without_raising(self):
+        reaction = parse_reaction("step_size += 1e300 * low ** 4")
+        with pytest.raises(ConfigError, match="not a finite number at frame 1"):
+            reaction.values(envelopes(low=[0, 1e3]))
+        assert list(parse_reaction("step_size += 2 ** (onset * 3)").values(envelopes(onset=[0, 1]))) == [1, 8]
+
     def test_checked_when_the_config_loads(self):
         with pytest.raises(ConfigError, match="unknown envelope 'kick'"):
             load_config(None, ['audio.react=["zoom *= 1 + kick"]'])
