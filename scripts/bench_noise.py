@@ -35,8 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-CLASSES = ["banana", "goldfish", "castle", "volcano", "strawberry", "jellyfish", "pizza", "lighthouse", "peacock",
-           "church"]
+CLASSES = ["banana", "goldfish", "castle", "volcano", "strawberry", "jellyfish", "pizza", "beacon", "peacock",
+           "church"]  # "beacon" is ImageNet's lighthouse (class 437)
 BEFORE = ['dream.parameterization="pixels"', "dream.octaves=4", "dream.octave_scale=1.5", "dream.steps=40",
           "dream.step_size=0.03", "dream.jitter=16", "dream.smooth=2.0", "dream.lapnorm=4"]
 """The from-noise preset's pixel settings before issue 16 (scale and rotation jitter are the same)."""
