@@ -270,7 +270,15 @@ def dream(
 
 def _check_fourier(image: torch.Tensor, model: FeatureModel, objective: Objective, settings: DreamConfig,
                    precision: str, *, weight: torch.Tensor | None, max_memory: int | None, wrap_x: bool) -> None:
-    """Refuse what ``dream.parameterization = "fourier"`` cannot do: 360° frames, step weights (video), tiles."""
+    """Refuse what ``dream.parameterization = "fourier"`` does not use (octaves, gradient filters) or cannot do
+    (360° frames, step weights for video, tiles)."""
+    why = "with dream.parameterization = 'fourier'"
+    if settings.octaves != 1:
+        raise ConfigError(f"dream.octaves must be 1 {why} (the spectrum holds every scale at once), got {settings.octaves}")
+    if settings.smooth != 0:
+        raise ConfigError(f"dream.smooth must be 0 {why} (the 1/f spectrum is the prior), got {settings.smooth:g}")
+    if settings.lapnorm > 1:
+        raise ConfigError(f"dream.lapnorm must be 0 or 1 {why} (the 1/f spectrum is the prior), got {settings.lapnorm}")
     why = "dream.parameterization = 'fourier' paints flat still pictures"
     if wrap_x:
         raise ConfigError(f"{why}, not 360° frames; use dream.parameterization = 'pixels'")

@@ -79,7 +79,8 @@ class DreamConfig:
             octave pyramid) or ``"fourier"`` (Adam on a 1/f-scaled spectrum in decorrelated colour with
             transformation robustness, :mod:`dreamvid.fourier`: class visualisations from noise that
             read as the class). ``"fourier"`` runs one level (``octaves = 1``) with ``step_size`` as Adam's
-            learning rate, and has no gradient filters (``smooth = 0``, ``lapnorm`` 0 or 1); it paints
+            learning rate, and has no gradient filters (``smooth = 0``, ``lapnorm`` 0 or 1): the dream
+            refuses other values (checked when it starts, so ``--set`` order does not matter); it paints
             flat still pictures (not video, zoom or 360° frames).
 
     All but ``lapnorm``, ``max_size`` and ``parameterization`` take schedules; the objective switches at its keyframes
@@ -133,14 +134,6 @@ class DreamConfig:
         if 0 < self.max_size < 32:
             fail(self, "max_size", max_size_expected, repr(self.max_size))
         check_choice(self, "parameterization", PARAMETERIZATIONS)
-        if self.parameterization == "fourier":
-            why = "with dream.parameterization = 'fourier'"
-            if self.octaves != 1:
-                fail(self, "octaves", f"1 {why} (the spectrum holds every scale at once)", show(self.octaves))
-            if self.smooth != 0:
-                fail(self, "smooth", f"0 {why} (the 1/f spectrum is the prior)", show(self.smooth))
-            if self.lapnorm > 1:
-                fail(self, "lapnorm", f"0 or 1 {why} (the 1/f spectrum is the prior)", show(self.lapnorm))
 
     @property
     def objectives(self) -> list[str]:

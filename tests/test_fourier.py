@@ -3,6 +3,8 @@ a short deterministic render, what it refuses, and EfficientNet-Lite2, the netwo
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -34,24 +36,15 @@ class TestSetting:
 
     @pytest.mark.parametrize("value, got", [("fft", "'fft'"), ("", "''"), (1, "1 (an integer)")])
     def test_unknown_value(self, value, got):
-        with pytest.raises(ConfigError, match=f"^dream.parameterization must be one of 'pixels', 'fourier', got {got}$"):
+        with pytest.raises(ConfigError, match=re.escape(f"dream.parameterization must be one of 'pixels', 'fourier', got {got}")):
             DreamConfig(parameterization=value)
 
-    @pytest.mark.parametrize("key, value, expected", [
-        ("octaves", 4, "must be 1 with dream.parameterization = 'fourier'"),
-        ("octaves", "0:1, 10:2", "must be 1 with"),
-        ("smooth", 2.0, "must be 0 with"),
-        ("lapnorm", 4, "must be 0 or 1 with"),
-    ])
-    def test_pixel_only_settings_refused(self, key, value, expected):
-        with pytest.raises(ConfigError, match=f"^dream.{key} {expected}"):
-            DreamConfig(**{**FOURIER, key: value})
 
     def test_preset_uses_it(self):
         config = load_config("from-noise")
         assert config.dream.parameterization == "fourier" and config.frame(0).seeded == config.dream
 
-    def test_from_toml_override(self):
+    def test_from_overrides_in_any_order(self):
         config = load_config("classic", ['dream.parameterization="fourier"', "dream.octaves=1"])
         assert config.dream.parameterization == "fourier"
 
@@ -61,7 +54,7 @@ class TestPicture:
         scale = fourier.spectrum_scale(4, 4, decay=2)
         assert scale.shape == (4, 3)
         torch.testing.assert_close(scale[0], torch.tensor([16.0, 16.0, 4.0]))
-        torch.testing.assert_close(scale[2, 2], torch.tensor(4.0))  # f = sqrt(0.5² + 0.5²): 1 / 0.5
+        torch.testing.assert_close(scale[2, 2], torch.tensor(2.0))  # f² = 0.5² + 0.5² = 0.5: 1 / 0.5
 
     @pytest.mark.parametrize("h, w", [(1, 1), (5, 6), (7, 9), (32, 17)])
     def test_shape_range_and_round_trip(self, h, w):
@@ -126,6 +119,16 @@ class TestDream:
         dream(torch.full((1, 3, 16, 16), 0.5), model, layer("b4"), DreamConfig(**FOURIER),
               generator=seeded_generator(0), progress=lambda done, total: calls.append((done, total)))
         assert calls == [(0, 2), (1, 2), (2, 2)]
+
+    @pytest.mark.parametrize("key, value, expected", [
+        ("octaves", 4, "dream.octaves must be 1 with dream.parameterization = 'fourier'"),
+        ("smooth", 2.0, "dream.smooth must be 0 with"),
+        ("lapnorm", 4, "dream.lapnorm must be 0 or 1 with"),
+    ])
+    def test_pixel_only_settings_refused(self, model, key, value, expected):
+        with pytest.raises(ConfigError, match=f"^{expected}"):
+            dream(torch.full((1, 3, 16, 16), 0.5), model, layer("b4"), DreamConfig(**{**FOURIER, key: value}),
+                  generator=seeded_generator(0))
 
     @pytest.mark.parametrize("kwargs, expected", [
         ({"wrap_x": True}, "not 360° frames"),
