@@ -59,6 +59,13 @@ def check_str(table: object, key: str, *, allow_empty: bool = True) -> None:
         fail(table, key, expected, "''")
 
 
+def check_choice(table: object, key: str, choices: Sequence[str]) -> None:
+    """Require one of the strings ``choices``: ``dream.parameterization must be one of 'pixels', 'fourier', got 'fft'``."""
+    value = getattr(table, key)
+    if not isinstance(value, str) or value not in choices:
+        fail(table, key, f"one of {quoted(choices)}", typed(value) if not isinstance(value, str) else repr(value))
+
+
 def check_int(table: object, key: str, low: int, high: int | None, *, expected: str = "") -> None:
     """Require an int (not a bool) in ``[low, high]``; ``high=None`` means no upper bound.
 

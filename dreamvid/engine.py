@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from dreamvid.errors import ConfigError
+from dreamvid.fourier import dream_fourier
 from dreamvid.images import read_image, to_tensor
 from dreamvid.models import FeatureModel, load_model
 from dreamvid.objectives import Objective, parse_objective
@@ -247,6 +248,11 @@ def dream(
     if image.ndim != 4 or image.shape[:2] != (1, 3):
         raise ValueError(f"expected an image of shape (1, 3, H, W), got {tuple(image.shape)}")
     _check_max_memory(max_memory)
+    if settings.parameterization == "fourier":
+        _check_fourier(image, model, objective, settings, precision, weight=weight, max_memory=max_memory,
+                       wrap_x=wrap_x)
+        return dream_fourier(image, model, objective, settings, generator=generator, progress=progress,
+                             autocast_dtype=resolve_precision(precision, image.device)).to(image.dtype)
     full = image.float()
     yaw = int(torch.randint(0, full.shape[-1], (1,), generator=generator)) if wrap_x else 0
     if yaw:  # a random yaw, undone at the end (see the module notes on panoramas)
@@ -260,6 +266,32 @@ def dream(
         full = torch.roll(full, yaw, dims=-1)
     return _dream_turned(full, yaw, model, objective, settings, generator=generator, precision=precision,
                          progress=progress, weight=weight, max_memory=max_memory, wrap_x=wrap_x).to(image.dtype)
+
+
+def _check_fourier(image: torch.Tensor, model: FeatureModel, objective: Objective, settings: DreamConfig,
+                   precision: str, *, weight: torch.Tensor | None, max_memory: int | None, wrap_x: bool) -> None:
+    """Refuse what ``dream.parameterization = "fourier"`` does not use (octaves, gradient filters) or cannot do
+    (360° frames, step weights for video, tiles)."""
+    why = "with dream.parameterization = 'fourier'"
+    if settings.octaves != 1:
+        raise ConfigError(f"dream.octaves must be 1 {why} (the spectrum holds every scale at once), got {settings.octaves}")
+    if settings.smooth != 0:
+        raise ConfigError(f"dream.smooth must be 0 {why} (the 1/f spectrum is the prior), got {settings.smooth:g}")
+    if settings.lapnorm > 1:
+        raise ConfigError(f"dream.lapnorm must be 0 or 1 {why} (the 1/f spectrum is the prior), got {settings.lapnorm}")
+    why = "dream.parameterization = 'fourier' paints flat still pictures"
+    if wrap_x:
+        raise ConfigError(f"{why}, not 360° frames; use dream.parameterization = 'pixels'")
+    if weight is not None:
+        raise ConfigError(f"{why}, not video frames; use dream.parameterization = 'pixels'")
+    h, w = image.shape[-2:]
+    if settings.max_size and max(h, w) > settings.max_size:
+        f = settings.max_size / max(h, w)
+        h, w = max(1, round(h * f)), max(1, round(w * f))
+    dtype = resolve_precision(precision, image.device)
+    if max_memory is not None and estimate_step_memory(h, w, model, objective.layers, autocast_dtype=dtype) > max_memory:
+        raise ConfigError(f"{why} in one piece, and {w}x{h} needs more than run.max_memory; "
+                          f"set a smaller dream.max_size or raise run.max_memory")
 
 
 def _dream_turned(

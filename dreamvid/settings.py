@@ -24,10 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import ClassVar, cast
 
-from dreamvid.checks import check_int, check_number, check_str, fail, quoted, show, typed
+from dreamvid.checks import check_choice, check_int, check_number, check_str, fail, quoted, show, typed
 from dreamvid.errors import ConfigError
 from dreamvid.react import parse_reaction
 from dreamvid.schedule import is_schedule, parse_schedule
+
+PARAMETERIZATIONS = ("pixels", "fourier")
+"""Values of ``dream.parameterization``."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,15 @@ class DreamConfig:
         scale_jitter: Random rescale by ±this fraction each step, 0 to 0.5.
         rotate_jitter: Random rotation by ±this many degrees each step, 0 to 45.
         max_size: Longest side the dream runs at; 0 is full size, else 32 to 16384.
+        parameterization: What the steps change: ``"pixels"`` (gradient ascent on the pixels over the
+            octave pyramid) or ``"fourier"`` (Adam on a 1/f-scaled spectrum in decorrelated colour with
+            transformation robustness, :mod:`dreamvid.fourier`: class visualisations from noise that
+            read as the class). ``"fourier"`` runs one level (``octaves = 1``) with ``step_size`` as Adam's
+            learning rate, and has no gradient filters (``smooth = 0``, ``lapnorm`` 0 or 1): the dream
+            refuses other values (checked when it starts, so ``--set`` order does not matter); it paints
+            flat still pictures (not video, zoom or 360° frames).
 
-    All but ``lapnorm`` and ``max_size`` take schedules; the objective switches at its keyframes
+    All but ``lapnorm``, ``max_size`` and ``parameterization`` take schedules; the objective switches at its keyframes
     (``"0:b8, 120:b12:7,9"``) and integer settings round to the nearest integer between keyframes.
 
     Example:
@@ -100,6 +110,7 @@ class DreamConfig:
     scale_jitter: float | str = 0.0
     rotate_jitter: float | str = 0.0
     max_size: int = 0
+    parameterization: str = "pixels"
 
     def __post_init__(self) -> None:
         check_str(self, "objective")
@@ -122,6 +133,7 @@ class DreamConfig:
         check_int(self, "max_size", 0, 16384, expected=max_size_expected)
         if 0 < self.max_size < 32:
             fail(self, "max_size", max_size_expected, repr(self.max_size))
+        check_choice(self, "parameterization", PARAMETERIZATIONS)
 
     @property
     def objectives(self) -> list[str]:
@@ -525,6 +537,8 @@ class FrameSettings:
     def seeded(self) -> DreamConfig:
         """``dream`` with ``[video]``'s cheaper seeded schedule (``seeded_octaves × seeded_steps``), for frames
         that already carry a dream (the one place that schedule is made)."""
+        if self.dream.parameterization != "pixels":  # no seeded frames: the pipeline refuses videos and zooms
+            return self.dream
         return dataclasses.replace(self.dream, octaves=self.video.seeded_octaves, steps=self.video.seeded_steps)
 
 
