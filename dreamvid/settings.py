@@ -257,12 +257,14 @@ class VideoConfig:
         reliable_step: On seeded frames, the step size on pixels whose carried dream the flow moved reliably,
             relative to ``[dream]``'s, 0 to 10: below 1 the carried dream is touched up more gently than newly
             revealed pixels are dreamed.
+        unreliable_carry: How much of the carried dream is kept where the flow is unreliable (occlusions,
+            flow errors), 0 to 1: 0 drops it there and dreams those pixels afresh.
         warp: How the carried dream is resampled along the flow: ``"linear"``, ``"cubic"`` or ``"lanczos"``.
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
 
-    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost`` and ``reliable_step`` take
-    schedules.
+    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost``, ``reliable_step`` and
+    ``unreliable_carry`` take schedules.
 
     Example:
         >>> VideoConfig(coherence="none").coherence
@@ -272,7 +274,7 @@ class VideoConfig:
     TABLE: ClassVar[str] = "video"
 
     SCHEDULED: ClassVar[tuple[str, ...]] = ("carry", "blend", "seeded_octaves", "seeded_steps", "fresh_boost",
-                                            "reliable_step")
+                                            "reliable_step", "unreliable_carry")
 
     coherence: str = "flow"
     flow: str = "dis"
@@ -283,6 +285,7 @@ class VideoConfig:
     seeded_steps: int | str = 3
     fresh_boost: float | str = 2.0
     reliable_step: float | str = 1.0
+    unreliable_carry: float | str = 0.0
     warp: str = "linear"
     scene_cuts: bool = True
     crf: int = 18
@@ -299,6 +302,7 @@ class VideoConfig:
         check_int(self, "seeded_steps", 0, 1000)
         check_number(self, "fresh_boost", 0, 10)
         check_number(self, "reliable_step", 0, 10)
+        check_number(self, "unreliable_carry", 0, 1)
         if not isinstance(self.scene_cuts, bool):
             fail(self, "scene_cuts", "true or false", typed(self.scene_cuts))
         check_int(self, "crf", 0, 51)
