@@ -251,7 +251,8 @@ def backward_flow(
 # ---------------------------------------------------------------------------------------------- warp
 
 
-def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap_x: bool = False) -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap_x: bool = False,
+         interpolation: str = "linear") -> np.ndarray:
     """Sample ``image`` at ``p + flow(p)`` for every pixel ``p`` of the flow's grid (bilinear).
 
     With the backward flow ``b`` this moves anything from the previous frame onto the current grid:
@@ -266,6 +267,8 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap
             360° panoramas) or ``"constant"`` (zero).
         wrap_x: Panoramas: x is periodic (samples past the left or right edge come from the other side)
             while ``border`` applies to rows only (so ``"replicate"`` keeps the poles apart).
+        interpolation: ``"linear"`` (bilinear), ``"cubic"`` (bicubic, 4×4 taps: keeps more of the detail
+            it moves) or ``"lanczos"`` (8×8 taps).
 
     Returns:
         A new array of the same shape and dtype as ``image`` (uint8 results are rounded).
@@ -284,6 +287,8 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap
     """
     if border not in _BORDERS:
         raise ConfigError(f"unknown border mode {border!r}; use one of {', '.join(BORDER_MODES)}")
+    if interpolation not in _INTERPOLATIONS:
+        raise ConfigError(f"unknown interpolation {interpolation!r}; use one of {', '.join(_INTERPOLATIONS)}")
     check_frame(image, "image", dtypes=("uint8", "float32", "float64"), channels=None)
     flow = _check_flow(flow, "flow")
     if flow.shape[:2] != image.shape[:2]:
@@ -295,16 +300,24 @@ def warp(image: np.ndarray, flow: np.ndarray, *, border: str = "replicate", wrap
     # float32 work: OpenCV interpolates float64 through its 1/32 px fixed-point table.
     source = image.astype(np.float32) if image.dtype == np.float64 else image
     planes = source if source.ndim == 3 else source[..., None]
-    if wrap_x:  # x in [0, W], read from the image with its first column appended: column W is column 0
+    taps = _INTERPOLATIONS[interpolation]
+    if wrap_x and taps == cv2.INTER_LINEAR:  # x in [0, W], read with the first column appended: W is column 0
         map_x = np.mod(map_x, np.float32(width), out=map_x)
         planes = np.concatenate([planes, planes[:, :1]], axis=1)
+    elif wrap_x:  # wider kernels: the other side's columns on both sides
+        pad = 4
+        map_x = np.mod(map_x, np.float32(width), out=map_x) + np.float32(pad)
+        planes = np.concatenate([planes[:, -pad:], planes, planes[:, :pad]], axis=1)
     chunks = [
-        cv2.remap(np.ascontiguousarray(planes[..., start:stop]), map_x, map_y, cv2.INTER_LINEAR,
+        cv2.remap(np.ascontiguousarray(planes[..., start:stop]), map_x, map_y, taps,
                   borderMode=_BORDERS[border], borderValue=0).reshape(height, width, stop - start)
         for start, stop in _channel_groups(planes.shape[2])
     ]
     result = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=2)
     return result.reshape(image.shape).astype(image.dtype, copy=False)
+
+
+_INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
 
 
 def _channel_groups(channels: int) -> list[tuple[int, int]]:

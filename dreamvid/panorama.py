@@ -278,7 +278,8 @@ def eye_reliability(flow: FlowFunction, current: np.ndarray, previous: np.ndarra
                         for b, c, p in zip(backward, layout.split(current), layout.split(previous))])
 
 
-def follow(image: np.ndarray, backward: list[np.ndarray], layout: Layout) -> np.ndarray:
+def follow(image: np.ndarray, backward: list[np.ndarray], layout: Layout, *,
+           interpolation: str = "linear") -> np.ndarray:
     """Move ``image`` (a whole frame) eye by eye along ``backward`` (see :func:`dreamvid.flow.warp`)."""
-    return layout.join([warp(np.ascontiguousarray(e), b, wrap_x=layout.equirect)
+    return layout.join([warp(np.ascontiguousarray(e), b, wrap_x=layout.equirect, interpolation=interpolation)
                         for e, b in zip(layout.split(image), backward)])

@@ -248,6 +248,7 @@ class ScaleConfig:
 
 _COHERENCE = ("flow", "blend", "none")
 _FLOWS = ("dis", "dis-fast", "farneback", "raft")
+_WARPS = ("linear", "cubic", "lanczos")
 
 
 @dataclass(frozen=True)
@@ -268,10 +269,17 @@ class VideoConfig:
             a scene cut) use ``[dream]``'s full schedule.
         fresh_boost: On seeded frames, newly revealed pixels (where the flow is unreliable) step
             ``1 + fresh_boost`` times faster so they catch up with the carried dream, 0 to 10.
+        reliable_step: On seeded frames, the step size on pixels whose carried dream the flow moved reliably,
+            relative to ``[dream]``'s, 0 to 10: below 1 the carried dream is touched up more gently than newly
+            revealed pixels are dreamed.
+        unreliable_carry: How much of the carried dream is kept where the flow is unreliable (occlusions,
+            flow errors), 0 to 1: 0 drops it there and dreams those pixels afresh.
+        warp: How the carried dream is resampled along the flow: ``"linear"``, ``"cubic"`` or ``"lanczos"``.
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
 
-    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps`` and ``fresh_boost`` take schedules.
+    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost``, ``reliable_step`` and
+    ``unreliable_carry`` take schedules.
 
     Example:
         >>> VideoConfig(coherence="none").coherence
@@ -280,7 +288,8 @@ class VideoConfig:
 
     TABLE: ClassVar[str] = "video"
 
-    SCHEDULED: ClassVar[tuple[str, ...]] = ("carry", "blend", "seeded_octaves", "seeded_steps", "fresh_boost")
+    SCHEDULED: ClassVar[tuple[str, ...]] = ("carry", "blend", "seeded_octaves", "seeded_steps", "fresh_boost",
+                                            "reliable_step", "unreliable_carry")
 
     coherence: str = "flow"
     flow: str = "dis"
@@ -290,11 +299,14 @@ class VideoConfig:
     seeded_octaves: int | str = 2
     seeded_steps: int | str = 3
     fresh_boost: float | str = 2.0
+    reliable_step: float | str = 1.0
+    unreliable_carry: float | str = 0.0
+    warp: str = "linear"
     scene_cuts: bool = True
     crf: int = 18
 
     def __post_init__(self) -> None:
-        for key, choices in (("coherence", _COHERENCE), ("flow", _FLOWS)):
+        for key, choices in (("coherence", _COHERENCE), ("flow", _FLOWS), ("warp", _WARPS)):
             check_str(self, key)
             if getattr(self, key) not in choices:
                 fail(self, key, f"one of {quoted(choices)}", repr(getattr(self, key)))
@@ -304,6 +316,8 @@ class VideoConfig:
         check_int(self, "seeded_octaves", 1, 12)
         check_int(self, "seeded_steps", 0, 1000)
         check_number(self, "fresh_boost", 0, 10)
+        check_number(self, "reliable_step", 0, 10)
+        check_number(self, "unreliable_carry", 0, 1)
         if not isinstance(self.scene_cuts, bool):
             fail(self, "scene_cuts", "true or false", typed(self.scene_cuts))
         check_int(self, "crf", 0, 51)

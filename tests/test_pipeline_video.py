@@ -258,3 +258,25 @@ class TestMetricsCommand:
         b = make_clip(tmp_path / "b.mp4", pan(3, width=64, height=48))
         result = runner.invoke(cli.app, ["metrics", str(a), str(b)])
         assert result.exit_code == 1 and "but input is" in result.output
+
+
+class TestFlickerLevers:
+    """The ``[video]`` flicker levers reach the seeded frames (their effect on flicker: scripts/bench_video.py)."""
+
+    def test_each_lever_changes_the_seeded_frames_and_not_the_first(self, engine):
+        frames = pan(3, dx=5)
+        plain, _ = run_frames(frames, engine, "flow")
+        for lever in ("video.unreliable_carry=1", "video.reliable_step=0.5", 'video.warp="cubic"'):
+            out, _ = run_frames(frames, engine, "flow", lever)
+            assert np.array_equal(out[0], plain[0]), lever  # the cold first frame has nothing carried
+            assert not np.array_equal(out[2], plain[2]), lever
+
+    def test_keeping_the_unreliable_detail_keeps_more_of_the_dream(self, engine):
+        """A fast pan leaves many pixels unreliable; keeping their carried detail (and not boosting their steps)
+        leaves more of the dream in the seeded frame than dropping it does."""
+        frames = pan(3, dx=9)
+        source = frames[2].astype(np.float32) / 255
+        dropped, _ = run_frames(frames, engine, "flow", "video.fresh_boost=0")
+        kept, _ = run_frames(frames, engine, "flow", "video.fresh_boost=0", "video.unreliable_carry=1")
+        strength = [float(np.abs(out[2].astype(np.float32) / 255 - source).mean()) for out in (dropped, kept)]
+        assert strength[1] > strength[0]
