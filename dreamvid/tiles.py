@@ -43,7 +43,7 @@ TILED_FRAME_BYTES_PER_PIXEL = 48
 
 TILE_MARGIN_STRIDES = 8
 """Context around each tile's core, in units of the network's coarsest stride (128 px for EfficientNet-Lite0
-b10): exact for b4 and b10, 1 % off for b15 in fp32 (measured: docs/benchmarks.md, "Tiles")."""
+b10): in fp32 exact for b4 and 0.4 % off for b10 (scripts/bench_tiles.py; docs/benchmarks.md, "Tiles")."""
 
 
 @dataclass(frozen=True)
