@@ -35,7 +35,7 @@ from dreamvid.settings import DreamConfig
 
 log = logging.getLogger(__name__)
 
-STEP_ALLOWANCE_BYTES_PER_PIXEL = 160
+STEP_ALLOWANCE_BYTES_PER_PIXEL = 270
 """Bytes per pixel one step needs beyond the activations it saves for backward (measured: docs/benchmarks.md)."""
 
 TILED_FRAME_BYTES_PER_PIXEL = 48
@@ -98,9 +98,9 @@ def estimate_step_memory(
 ) -> int:
     """Peak bytes one untiled :func:`ascent_step` adds to the process for an ``height × width`` image.
 
-    The estimate is ``(a + 160) · height · width``: ``a`` is the activation memory autograd saves per
+    The estimate is ``(a + 270) · height · width``: ``a`` is the activation memory autograd saves per
     input pixel, measured once per model, layers and precision on a 128×128 input (a few milliseconds),
-    and 160 bytes per pixel cover the backward pass's temporaries and the step's full-size buffers.
+    and 270 bytes per pixel (:data:`STEP_ALLOWANCE_BYTES_PER_PIXEL`) cover the backward pass's temporaries and the step's full-size buffers.
     Not included: the process itself (Python, torch and the weights: about 0.8 GB resident here) and
     the caller's frames.
 
