@@ -145,6 +145,8 @@ class CoherenceState:
         rng: the random generator's state.
         seeded: the last frame was seeded from the one before (and got the cheaper seeded schedule).
         scene_cut: the last frame followed a scene cut (and was dreamed cold).
+        energy: the RMS of what the dream added to the last cold frame (0 before the first), the reference
+            of ``video.detail_cap``.
     """
 
     index: int
@@ -153,6 +155,7 @@ class CoherenceState:
     rng: np.ndarray
     seeded: bool = False
     scene_cut: bool = False
+    energy: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -200,14 +203,15 @@ class CoherenceProgram:
                 seed = np.clip((1 - settings.video.blend) * move(state.dream) + settings.video.blend * source, 0, 1)
             else:
                 seed, schedule, cut, weight = self._carry(frame, state.frame, state.dream, source, settings, move,
-                                                          moving=transform is not None)
+                                                          moving=transform is not None, energy=state.energy)
         dreamed, rng = self.dreamer.dream(seed, source, schedule, settings, rng=state.rng, weight=weight)
         seeded = schedule is not settings.dream
-        return CoherenceState(state.index + 1, frame, dreamed, rng, seeded, cut), dreamed
+        energy = state.energy if seeded else float(np.sqrt(np.mean(np.square(dreamed - source))))
+        return CoherenceState(state.index + 1, frame, dreamed, rng, seeded, cut, energy), dreamed
 
     def _carry(self, frame: np.ndarray, previous: np.ndarray, dreamed: np.ndarray, source: np.ndarray,
                at: FrameSettings, move: Callable[[np.ndarray], np.ndarray], *,
-               moving: bool) -> tuple[np.ndarray, DreamConfig, bool, np.ndarray | None]:
+               moving: bool, energy: float = 0.0) -> tuple[np.ndarray, DreamConfig, bool, np.ndarray | None]:
         """The flow seed of a frame after the first: ``(seed, schedule, scene cut, step weight)``."""
         layout, flow = self.dreamer.layout, self.dreamer.flow
         if flow is None:  # refused in __post_init__
@@ -221,7 +225,12 @@ class CoherenceProgram:
         carried = move(follow(dreamed - to_float(previous), backward, layout, interpolation=at.video.warp))
         if moving:
             mask = np.clip(move(mask[..., None])[..., 0], 0, 1)
-        seed = source + at.video.carry * kept[..., None] * carried
+        carried = kept[..., None] * carried
+        if at.video.detail_cap > 0 and energy > 0:  # hold the carried dream's energy near the cold frame's
+            rms = float(np.sqrt(np.mean(np.square(carried))))
+            if rms > at.video.detail_cap * energy:
+                carried *= np.float32(at.video.detail_cap * energy / rms)
+        seed = source + at.video.carry * carried
         if at.zoom.feedback > 0:
             fed = np.clip(move(follow(dreamed, backward, layout)), 0, 1)
             fed = match_colour(fed, lab_stats(source), strength=at.zoom.colour)
@@ -232,14 +241,16 @@ class CoherenceProgram:
         return np.clip(seed, 0, 1), at.seeded, False, weight
 
     def save(self, state: CoherenceState) -> dict[str, np.ndarray]:
-        arrays = {"index": np.int64(state.index), "rng": state.rng, "flags": np.array([state.seeded, state.scene_cut])}
+        arrays = {"index": np.int64(state.index), "rng": state.rng, "flags": np.array([state.seeded, state.scene_cut]),
+                  "energy": np.float64(state.energy)}
         if state.frame is not None and state.dream is not None:
             arrays.update(frame=state.frame, dream=state.dream)
         return arrays
 
     def load(self, arrays: Mapping[str, np.ndarray]) -> CoherenceState:
         seeded, cut = (bool(flag) for flag in arrays["flags"])
-        return CoherenceState(int(arrays["index"]), arrays.get("frame"), arrays.get("dream"), arrays["rng"], seeded, cut)
+        return CoherenceState(int(arrays["index"]), arrays.get("frame"), arrays.get("dream"), arrays["rng"], seeded, cut,
+                              float(arrays.get("energy", 0.0)))
 
 
 # --------------------------------------------------------------------------------------------- recipes

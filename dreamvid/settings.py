@@ -274,12 +274,14 @@ class VideoConfig:
             revealed pixels are dreamed.
         unreliable_carry: How much of the carried dream is kept where the flow is unreliable (occlusions,
             flow errors), 0 to 1: 0 drops it there and dreams those pixels afresh.
+        detail_cap: Hold the RMS of the carried dream to at most this many times that of the last cold frame's
+            dream, 0 to 10 (0: no cap): stops a carried dream from thickening along a clip.
         warp: How the carried dream is resampled along the flow: ``"linear"``, ``"cubic"`` or ``"lanczos"``.
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
 
-    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost``, ``reliable_step`` and
-    ``unreliable_carry`` take schedules.
+    ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost``, ``reliable_step``,
+    ``unreliable_carry`` and ``detail_cap`` take schedules.
 
     Example:
         >>> VideoConfig(coherence="none").coherence
@@ -289,7 +291,7 @@ class VideoConfig:
     TABLE: ClassVar[str] = "video"
 
     SCHEDULED: ClassVar[tuple[str, ...]] = ("carry", "blend", "seeded_octaves", "seeded_steps", "fresh_boost",
-                                            "reliable_step", "unreliable_carry")
+                                            "reliable_step", "unreliable_carry", "detail_cap")
 
     coherence: str = "flow"
     flow: str = "dis"
@@ -301,6 +303,7 @@ class VideoConfig:
     fresh_boost: float | str = 2.0
     reliable_step: float | str = 1.0
     unreliable_carry: float | str = 0.0
+    detail_cap: float | str = 0.0
     warp: str = "linear"
     scene_cuts: bool = True
     crf: int = 18
@@ -318,6 +321,7 @@ class VideoConfig:
         check_number(self, "fresh_boost", 0, 10)
         check_number(self, "reliable_step", 0, 10)
         check_number(self, "unreliable_carry", 0, 1)
+        check_number(self, "detail_cap", 0, 10)
         if not isinstance(self.scene_cuts, bool):
             fail(self, "scene_cuts", "true or false", typed(self.scene_cuts))
         check_int(self, "crf", 0, 51)
