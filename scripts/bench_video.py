@@ -180,7 +180,7 @@ def measure_clip(clip: Path, folder: Path, args: argparse.Namespace) -> dict[str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=30, help="frames per clip (default 30)")
+    parser.add_argument("--frames", type=int, default=60, help="frames per clip (default 60: 50 steady-state pairs)")
     parser.add_argument("--width", type=int, default=320, help="render width (default 320; smaller clips kept)")
     parser.add_argument("--preset", default="video")
     parser.add_argument("--clip", type=Path, action="append", default=[], help="another clip to measure")
