@@ -115,7 +115,8 @@ class SameConv2d(nn.Conv2d):
     others pad ``before + stride`` on both sides and drop the first output row (column), which lands on
     the same sampling grid without a padded copy of the (larger) input.
     Under CPU autocast the input gradient of a strided depthwise convolution with frozen weights is
-    computed in fp32: oneDNN's bf16 backward pass for it is several times slower (docs/benchmarks.md).
+    computed in fp32: oneDNN's bf16 backward pass for it was slower when measured (no bench in the
+    repository reproduces that figure today; `scripts/bench_engine.py --precision` times the whole step).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -453,7 +454,8 @@ def load_model(
 
     Returns:
         The model, with batch norm folded into its convolutions, no parameter gradients, and its weights in
-        channels-last memory format (activations follow; 1.2–3× faster steps on CPU, docs/benchmarks.md).
+        channels-last memory format (activations follow; faster steps on CPU when measured, a figure no
+        bench in the repository reproduces today).
 
     Raises:
         ModelError: unknown model, weights missing or not matching.
