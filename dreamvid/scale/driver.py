@@ -205,10 +205,13 @@ def run_chunks(
             if progress is not None:
                 running = ray.get(reporter.total.remote())
                 progress(min(total, done_frames + running), total)
-    except BaseException:
-        # A plain cancel (a KeyboardInterrupt inside each task), not force=True: force-cancelling a task whose
-        # reply was already on its way crashed Ray's core worker in the driver ("Tried to complete task that
-        # was not pending", Ray 2.60, once in 8 runs here): exit 1 and a C++ stack instead of the resume hint.
+    except KeyboardInterrupt:
+        # No cancel on Ctrl-C: cancelling tasks right after the signal crashed Ray's core worker in the driver
+        # ("Tried to complete task that was not pending", Ray 2.60; two runs in about ten, with and without
+        # force): exit 1 and a C++ stack instead of the resume hint. The caller disconnects from Ray next, and
+        # Ray ends the tasks a driver leaves behind.
+        raise
+    except BaseException:  # stop, or a chunk that failed: end the other tasks, the driver stays connected
         for ref in pending:
             ray.cancel(ref, force=False)
         raise
