@@ -75,14 +75,16 @@ class CheckpointFound(CheckpointError):
     """A checkpoint of an earlier render of the output exists, and neither resume nor restart was asked for.
 
     Attributes:
-        frames_done: frames the earlier render finished.
+        frames_done: frames the earlier render finished (in order; 0 for a render in chunks).
         matches: whether it was made with the same settings (so that it can be resumed).
+        done: what was finished, in words: ``"12 frames"``, or ``"3 finished chunks"`` for a render in chunks.
     """
 
-    def __init__(self, message: str, *, frames_done: int, matches: bool) -> None:
+    def __init__(self, message: str, *, frames_done: int, matches: bool, done: str | None = None) -> None:
         super().__init__(message)
         self.frames_done = frames_done
         self.matches = matches
+        self.done = done if done is not None else f"{frames_done} frames"
 
 
 def checkpoint_dir(output: str | os.PathLike[str]) -> Path:
@@ -313,14 +315,16 @@ class Checkpoint:
                                   "--restart to start over") from None
         done = _read_frames_done(self.folder)
         differ = _differences(recorded, self.identity)
+        chunks = len(list((self.folder / "kept").glob("chunk_*_done.npy")))  # a render in chunks keeps chunks
+        finished = f"{chunks} finished chunk{'s' * (chunks != 1)}" if chunks and not done else f"{done} frames"
         if not resume and differ:
             raise CheckpointFound(f"a checkpoint of an earlier render of {self.output} with other settings exists "
                                   f"({differ}): add --restart to discard it and start over, or write to another "
-                                  "output", frames_done=done, matches=False)
+                                  "output", frames_done=done, matches=False, done=finished)
         if not resume:
-            raise CheckpointFound(f"a checkpoint of an earlier render exists ({done} frames done, in {self.folder}): "
+            raise CheckpointFound(f"a checkpoint of an earlier render exists ({finished} done, in {self.folder}): "
                                   "add --resume to continue it, or --restart to start over", frames_done=done,
-                                  matches=True)
+                                  matches=True, done=finished)
         if differ:
             raise CheckpointError(f"cannot resume {self.output}: its checkpoint was made with other settings: "
                                   f"{differ}; render with the same settings, or add --restart to start over")

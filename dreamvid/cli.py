@@ -234,7 +234,7 @@ def _render_resumable(unit: str, work: Callable[[_Bar, bool, bool], Path], *, re
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             raise
         choices = "rsq" if found.matches else "sq"
-        question = (f"an earlier render of this output stopped after {found.frames_done} frames: [r]esume it, "
+        question = (f"an earlier render of this output stopped after {found.done}: [r]esume it, "
                     "[s]tart over or [q]uit?" if found.matches else f"{found}\n[s]tart over or [q]uit?")
         answer = ""
         while not answer or answer not in choices:
