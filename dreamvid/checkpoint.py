@@ -53,7 +53,8 @@ from dreamvid.fileio import atomic_write, fsync_path, remove_stale_parts
 from dreamvid.images import read_image, write_image
 from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
-__all__ = ["SEGMENT_FRAMES", "Checkpoint", "CheckpointFound", "checkpoint_dir", "file_identity", "frames_kept"]
+__all__ = ["SEGMENT_FRAMES", "Checkpoint", "CheckpointFound", "checkpoint_dir", "file_identity", "frames_kept",
+           "work_done"]
 
 log = logging.getLogger(__name__)
 
@@ -315,8 +316,7 @@ class Checkpoint:
                                   "--restart to start over") from None
         done = _read_frames_done(self.folder)
         differ = _differences(recorded, self.identity)
-        chunks = len(list((self.folder / "kept").glob("chunk_*_done.npy")))  # a render in chunks keeps chunks
-        finished = f"{chunks} finished chunk{'s' * (chunks != 1)}" if chunks and not done else f"{done} frames"
+        finished = _done_words(self.folder)
         if not resume and differ:
             raise CheckpointFound(f"a checkpoint of an earlier render of {self.output} with other settings exists "
                                   f"({differ}): add --restart to discard it and start over, or write to another "
@@ -474,6 +474,21 @@ def _array_problem(path: Path) -> str | None:
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
     return sorted(os.scandir(folder), key=lambda entry: entry.name) if folder.is_dir() else []
+
+
+def work_done(output: str | os.PathLike[str]) -> str | None:
+    """What the checkpoint of a render of ``output`` holds, in words (``"12 frames"``, or ``"3 finished
+    chunks"`` for a render in chunks, whose state counts ``chunks_done``); None when there is no checkpoint."""
+    return _done_words(checkpoint_dir(output)) if frames_kept(output) is not None else None
+
+
+def _done_words(folder: Path) -> str:
+    try:
+        with np.load(folder / _STATE, allow_pickle=False) as data:
+            frames, chunks = int(data["frames_done"]), int(data["chunks_done"]) if "chunks_done" in data else 0
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        frames, chunks = 0, 0
+    return f"{chunks} finished chunk{'s' * (chunks != 1)}" if chunks and not frames else f"{frames} frames"
 
 
 def _read_frames_done(folder: Path) -> int:

@@ -248,19 +248,17 @@ def _resume_hint(output: Path) -> Callable[[], str]:
     """The line to print on Ctrl-C during a render of ``output``: how to continue it, if it kept frames."""
 
     def hint() -> str:
-        from dreamvid.checkpoint import checkpoint_dir, frames_kept
+        from dreamvid.checkpoint import checkpoint_dir, work_done
 
-        kept = frames_kept(output)
-        if kept is None:
+        done = work_done(output)
+        if done is None:
             return "interrupted"
         if _ARGV is None:
             how = "run the same command with --resume"
         else:
             args = [arg for arg in _ARGV if arg != "--restart"]
             how = shlex.join(["dreamvid", *args, *([] if "--resume" in args else ["--resume"])])
-        chunks = len(list((checkpoint_dir(output) / "kept").glob("chunk_*_done.npy")))  # a render in chunks
-        what = f"{chunks} finished chunks are" if chunks else f"{kept} frames are"
-        return f"interrupted: {what} kept in {checkpoint_dir(output)}; to continue: {how}"
+        return f"interrupted: {done} are kept in {checkpoint_dir(output)}; to continue: {how}"
 
     return hint
 

@@ -221,7 +221,7 @@ class CoherenceProgram:
                                          wrap_x=layout.equirect):
             return source, at.dream, True, None
         mask = eye_reliability(flow, frame, previous, backward, layout)
-        kept = mask if at.video.unreliable_carry == 0 else mask + at.video.unreliable_carry * (1 - mask)
+        kept = mask + at.video.unreliable_carry * (1 - mask)  # the mask itself at 0 (adds +0.0)
         carried = move(follow(dreamed - to_float(previous), backward, layout, interpolation=at.video.warp))
         if moving:
             mask = np.clip(move(mask[..., None])[..., 0], 0, 1)
@@ -235,9 +235,7 @@ class CoherenceProgram:
             fed = np.clip(move(follow(dreamed, backward, layout)), 0, 1)
             fed = match_colour(fed, lab_stats(source), strength=at.zoom.colour)
             seed = (1 - at.zoom.feedback) * seed + at.zoom.feedback * fed
-        weight = (1 + at.video.fresh_boost * (1 - mask)).astype(np.float32)
-        if at.video.reliable_step != 1:  # steps on the carried dream, where the flow is reliable
-            weight -= ((1 - at.video.reliable_step) * mask).astype(np.float32)
+        weight = (1 + at.video.fresh_boost * (1 - mask) - (1 - at.video.reliable_step) * mask).astype(np.float32)
         return np.clip(seed, 0, 1), at.seeded, False, weight
 
     def save(self, state: CoherenceState) -> dict[str, np.ndarray]:

@@ -171,11 +171,7 @@ def main() -> int:
         for name in ("speedup_workers2", "warmup_share", "join_hflicker_ratio_max", "join_hflicker_ratio_median",
                      "join_strength_ratio_min"):
             targets.skip(name, "--skip-renders")
-        if options.cost_model:
-            cost_model(options, targets, driver=driver_seconds(join_clip))
-        else:
-            targets.skip("efficiency_16_nodes_1080p", "--cost-model not given")
-        return targets.finish()
+        return finish(options, targets, join_clip)
     folder = options.keep or Path(tempfile.mkdtemp(prefix="dreamvid-bench-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
     plan(speed_clip, width=options.width, frames=options.frames, segment=8.0)
@@ -215,6 +211,11 @@ def main() -> int:
     else:
         for name in ("join_hflicker_ratio_max", "join_hflicker_ratio_median", "join_strength_ratio_min"):
             targets.skip(name, "the plan has no mid-shot join")
+    return finish(options, targets, join_clip)
+
+
+def finish(options: argparse.Namespace, targets: Targets, join_clip: Path) -> int:
+    """Run the cost model if asked (else skip its target) and print the summary; the exit status."""
     if options.cost_model:
         cost_model(options, targets, driver=driver_seconds(join_clip))
     else:
