@@ -316,7 +316,8 @@ class Checkpoint:
                                   "--restart to start over") from None
         done = _read_frames_done(self.folder)
         differ = _differences(recorded, self.identity)
-        finished = _done_words(self.folder)
+        _, chunks = _work_done(self.folder)  # a render in chunks keeps whole chunks, not frames in order
+        finished = f"{chunks} finished chunk{'s' * (chunks != 1)}" if chunks and not done else f"{done} frames"
         if not resume and differ:
             raise CheckpointFound(f"a checkpoint of an earlier render of {self.output} with other settings exists "
                                   f"({differ}): add --restart to discard it and start over, or write to another "
@@ -476,19 +477,18 @@ def _entries(folder: Path) -> list[os.DirEntry[str]]:
     return sorted(os.scandir(folder), key=lambda entry: entry.name) if folder.is_dir() else []
 
 
-def work_done(output: str | os.PathLike[str]) -> str | None:
-    """What the checkpoint of a render of ``output`` holds, in words (``"12 frames"``, or ``"3 finished
-    chunks"`` for a render in chunks, whose state counts ``chunks_done``); None when there is no checkpoint."""
-    return _done_words(checkpoint_dir(output)) if frames_kept(output) is not None else None
+def work_done(output: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """``(frames done, chunks done)`` in the checkpoint of a render of ``output`` (a render in chunks counts
+    ``chunks_done`` in its state; others 0); None when there is no checkpoint."""
+    return _work_done(checkpoint_dir(output)) if frames_kept(output) is not None else None
 
 
-def _done_words(folder: Path) -> str:
+def _work_done(folder: Path) -> tuple[int, int]:
     try:
         with np.load(folder / _STATE, allow_pickle=False) as data:
-            frames, chunks = int(data["frames_done"]), int(data["chunks_done"]) if "chunks_done" in data else 0
+            return int(data["frames_done"]), int(data["chunks_done"]) if "chunks_done" in data else 0
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        frames, chunks = 0, 0
-    return f"{chunks} finished chunk{'s' * (chunks != 1)}" if chunks and not frames else f"{frames} frames"
+        return 0, 0
 
 
 def _read_frames_done(folder: Path) -> int:

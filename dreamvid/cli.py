@@ -253,12 +253,14 @@ def _resume_hint(output: Path) -> Callable[[], str]:
         done = work_done(output)
         if done is None:
             return "interrupted"
+        frames, chunks = done
         if _ARGV is None:
             how = "run the same command with --resume"
         else:
             args = [arg for arg in _ARGV if arg != "--restart"]
             how = shlex.join(["dreamvid", *args, *([] if "--resume" in args else ["--resume"])])
-        return f"interrupted: {done} are kept in {checkpoint_dir(output)}; to continue: {how}"
+        what = f"{chunks} finished chunks are" if chunks else f"{frames} frames are"
+        return f"interrupted: {what} kept in {checkpoint_dir(output)}; to continue: {how}"
 
     return hint
 
