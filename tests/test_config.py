@@ -27,8 +27,8 @@ from dreamvid.config import (
 )
 from dreamvid.errors import ConfigError, OutputError
 
-SHIPPED = ["classic", "endless-zoom", "from-noise", "music-video", "spiral-zoom", "subtle", "textures", "video", "video-drift",
-           "video-steady", "vr-360"]
+SHIPPED = ["classic", "endless-zoom", "from-noise", "music-video", "spiral-zoom", "subtle", "textures", "video", "video-crisp", "video-drift",
+           "vr-360"]
 
 
 def raises_config(message: str) -> AbstractContextManager[pytest.ExceptionInfo[ConfigError]]:
