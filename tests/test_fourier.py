@@ -82,9 +82,28 @@ class TestPicture:
 
     def test_robust_view_pads_with_grey(self):
         settings = DreamConfig(**{**FOURIER, "scale_jitter": 0.0, "rotate_jitter": 0.0, "jitter": 3})
-        view = fourier.robust_view(torch.zeros(1, 3, 8, 10), settings, torch.Generator().manual_seed(0))
+        view = fourier.robust_view(torch.zeros(1, 3, 8, 10), settings, torch.Generator().manual_seed(0), crop_min=1.0)
         assert view.shape == (1, 3, 14, 16)
         assert torch.isin(view.unique(), torch.tensor([0.0, 0.5])).all() and (view == 0).sum() == 3 * 80
+
+    def test_robust_view_crops_to_the_view_size(self):
+        # a 300 x 200 picture, no padding: every view is the crop resized to a longest side of 100
+        settings = DreamConfig(**{**FOURIER, "scale_jitter": 0.0, "rotate_jitter": 0.0, "jitter": 0})
+        ramp = torch.linspace(0, 1, 300).expand(1, 3, 200, 300).contiguous()
+        generator = torch.Generator().manual_seed(0)
+        views = [fourier.robust_view(ramp, settings, generator, crop_min=0.3, size=100) for _ in range(20)]
+        assert {tuple(v.shape) for v in views} == {(1, 3, 67, 100)}
+        spans = [float(v[0, 0, 33, -1] - v[0, 0, 33, 0]) for v in views]  # the share of the ramp each view shows
+        assert 0.25 < min(spans) < 0.6 and max(spans) > 0.8  # crops of 0.3 to 1 of the sides
+        small = fourier.robust_view(ramp[..., :40, :60], settings, generator, size=100)
+        assert small.shape == (1, 3, 40, 60)  # a picture under the view size keeps its size
+
+    def test_contrast_cap(self):
+        spectrum = torch.randn(3, 16, 9, dtype=torch.complex64, generator=torch.Generator().manual_seed(0)) * 100
+        capped = torch.logit(fourier.to_picture(spectrum, (16, 16), cap=1.5).double())
+        assert capped.std() == pytest.approx(1.5, rel=1e-3)
+        faint = spectrum / 1000  # under the cap: unchanged
+        torch.testing.assert_close(fourier.to_picture(faint, (16, 16), cap=1.5), fourier.to_picture(faint, (16, 16)))
 
 
 class TestDream:
@@ -107,6 +126,14 @@ class TestDream:
         with torch.no_grad():
             logits = [model(x, ["logits"])["logits"][0, 954] for x in (start, out)]
         assert logits[1] > logits[0] + 1
+
+    def test_high_contrast_start_is_not_capped(self, model):
+        # a start picture above CONTRAST_CAP keeps its contrast: the cap is at least the start's
+        start = (torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1)) > 0.5).float() * 0.98 + 0.01
+        assert torch.logit(start).std() > fourier.CONTRAST_CAP
+        settings = DreamConfig(**{**FOURIER, "steps": 1, "step_size": 1e-7})
+        out = dream(start, model, class_logit(954), settings, generator=seeded_generator(0), precision="fp32")
+        torch.testing.assert_close(out, start, atol=1e-3, rtol=0)
 
     def test_max_size_carries_the_change(self, model):
         start = torch.full((1, 3, 40, 80), 0.5)
