@@ -18,6 +18,9 @@ easy to reach (Olah, Mordvintsev and Schubert, "Feature Visualization", Distill 
 - ``cap`` scales the pre-sigmoid picture down when its standard deviation exceeds
   ``max(CONTRAST_CAP, the start picture's)``: without it the climb drives most pixels into the sigmoid's
   flat ends, a picture of pure black, white and primaries (the start picture is still encoded exactly);
+- the mean of the two colour channels (their spectrum's zero frequency) stays the start picture's, so the
+  dream paints colour locally and cannot tint the whole picture (free, the background drifted to cyan
+  and blue in most classes);
 - the sigmoid keeps the picture in (0, 1) without clamping (a clamp would stop the gradient);
 - the 4 is Lucid's.
 
@@ -177,27 +180,34 @@ def dream_fourier(
     size = (work.shape[-2], work.shape[-1])
     start = to_spectrum(work)
     cap = max(CONTRAST_CAP, float(to_logits(start, size).std()))  # the start picture is never scaled down
-    spectrum = torch.view_as_real(start).clone().requires_grad_(True)
+    held = torch.view_as_real(start)
+    free = torch.ones_like(held)
+    free[1:, 0, 0] = 0  # the colour channels' means stay the start's
+    spectrum = held.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([spectrum], lr=float(settings.step_size))
+
+    def picture() -> torch.Tensor:
+        return to_picture(torch.view_as_complex(spectrum * free + held * (1 - free)), size, cap=cap)
+
     steps = int(settings.steps)
     context = torch.autocast(full.device.type, dtype=autocast_dtype) if autocast_dtype else nullcontext()
     if progress is not None:
         progress(0, steps)
     for done in range(1, steps + 1):
-        picture = to_picture(torch.view_as_complex(spectrum), size, cap=cap)
-        views = torch.cat([robust_view(picture, settings, generator) for _ in range(VIEWS)])
+        painted = picture()
+        views = torch.cat([robust_view(painted, settings, generator) for _ in range(VIEWS)])
         with context:
             acts = model(views, objective.layers)
         loss = objective(acts)
         if settings.tv > 0:
-            loss = loss - settings.tv * total_variation(picture)
+            loss = loss - settings.tv * total_variation(painted)
         optimiser.zero_grad(set_to_none=True)
         (-loss.float()).backward()
         optimiser.step()
         if progress is not None:
             progress(done, steps)
     with torch.no_grad():
-        dreamed = to_picture(torch.view_as_complex(spectrum), size, cap=cap)
+        dreamed = picture()
     if work is full:
         return dreamed
     return (full + resize(dreamed - work, tuple(full.shape[-2:]))).clamp_(0, 1)

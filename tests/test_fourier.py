@@ -135,6 +135,16 @@ class TestDream:
         out = dream(start, model, class_logit(954), settings, generator=seeded_generator(0), precision="fp32")
         torch.testing.assert_close(out, start, atol=1e-3, rtol=0)
 
+    def test_colour_means_stay_the_starts(self, model):
+        # from grey, the dream paints colour locally, but the picture's mean colour stays grey
+        start = torch.full((1, 3, 48, 48), 0.5)
+        settings = DreamConfig(**{**FOURIER, "steps": 8, "step_size": 0.1})
+        out = dream(start, model, class_logit(954), settings, generator=seeded_generator(0), precision="fp32")
+        decorrelated = torch.einsum("cr,rhw->chw", torch.linalg.inv(fourier.COLOUR.double()), torch.logit(out[0].double()))
+        means = decorrelated.mean(dim=(1, 2))
+        assert decorrelated[1:].std() > 0.05  # colour was painted ...
+        assert means[1:].abs().max() < 0.02 * decorrelated[1:].std()  # ... but not as a tint
+
     def test_max_size_carries_the_change(self, model):
         start = torch.full((1, 3, 40, 80), 0.5)
         settings = DreamConfig(**{**FOURIER, "max_size": 32})
