@@ -38,7 +38,6 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -58,6 +57,7 @@ from dreamvid.ops import (
     resize_weight,
     total_variation,
 )
+from dreamvid.runtime import cpu_kind
 from dreamvid.settings import DreamConfig
 from dreamvid.tiles import estimate_step_memory, tiled_gradient
 
@@ -90,15 +90,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-@lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True when this CPU has bf16 matrix instructions (AVX512-BF16 or AMX), where bf16 autocast pays."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return cpu_kind() != "none"
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:

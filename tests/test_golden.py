@@ -6,11 +6,11 @@ frames stored in ``tests/golden/<name>.npz``. Everything that may depend on the 
 (CPU), the precision (fp32: bf16 kernels change the sums), torch's thread count (one: the number of threads
 changes the order of the sums), OpenCV's thread count (one) and the seed.
 
-Comparison: when this machine's CPU kind (``"amx"`` if /proc/cpuinfo lists ``amx_bf16``, else ``"avx512_bf16"``
-if it lists ``avx512_bf16``, else ``"none"``) is the one stored with the frames, the frames must be equal,
-value for value. On another CPU kind the float sums may round differently and dreaming amplifies that, so a
-tolerance is used that a real change of behaviour still breaks: at most 0.5 % of the values may differ by more
-than 2 levels, and no value by more than 24.
+Comparison: when this machine's CPU kind (:func:`dreamvid.runtime.cpu_kind`: ``"amx"`` if /proc/cpuinfo lists
+``amx_bf16``, else ``"avx512_bf16"`` if it lists ``avx512_bf16``, else ``"none"``) is the one stored with the
+frames, the frames must be equal, value for value. On another CPU kind the float sums may round differently and
+dreaming amplifies that, so a tolerance is used that a real change of behaviour still breaks: at most 0.5 % of
+the values may differ by more than 2 levels, and no value by more than 24.
 
 Regenerate the expectations (only when an output is meant to change; say why in the commit):
 
@@ -32,6 +32,7 @@ from typer.testing import CliRunner
 
 from dreamvid import cli
 from dreamvid.images import read_image, write_image
+from dreamvid.runtime import cpu_kind
 from dreamvid.spherical import Spherical, read_spherical
 from dreamvid.video import VideoWriter, probe, read_frames
 
@@ -54,15 +55,6 @@ def one_thread():
     yield
     torch.set_num_threads(torch_threads)
     cv2.setNumThreads(cv2_threads)
-
-
-def cpu_kind() -> str:
-    """``"amx"``, ``"avx512_bf16"`` or ``"none"``: the CPU features that change fp32/bf16 kernel choices."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "none"
-    return "amx" if "amx_bf16" in flags else "avx512_bf16" if "avx512_bf16" in flags else "none"
 
 
 def check_golden(name: str, frames: list[np.ndarray]) -> None:
