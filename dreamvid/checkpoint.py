@@ -10,13 +10,17 @@
                   atomically after every frame
     frames/       lossless PNG frames frame_000000.png, ...: those not yet in a segment (MP4/WebM), or
                   every frame (GIF and PNG-frames outputs, encoded at the end)
-    segments/     MP4/WebM: finished segments seg_000000.mp4, ... of SEGMENT_FRAMES frames each
+    segments/     MP4/WebM: finished segments seg_000000.mp4, ... of video.segment_frames frames each
     kept/         arrays written once, by name (a loop's first frames, preview samples)
 
 Convention:
-    - Frame ``k`` (from 0) belongs to segment ``k // SEGMENT_FRAMES`` whatever the interruptions, so a
-      resumed and an uninterrupted render encode the same frames into the same segments, and the joined
-      videos decode to the same frames.
+    - Frame ``k`` (from 0) belongs to segment ``k // n`` with ``n`` the segment length whatever the
+      interruptions, so a resumed and an uninterrupted render encode the same frames into the same
+      segments, and the joined videos decode to the same frames.
+    - Each segment starts on a keyframe, and a keyframe renews the fine detail that P-frames keep stale:
+      the dream ticks there (the pair into it flickers 1.7–2.0× the others at crf 18, docs/benchmarks.md).
+      Segments are as long as x264's own keyframe interval (250 frames) while their pending PNGs stay
+      under :data:`PENDING_BYTES` (1080p and smaller), and never shorter than 60 frames.
     - Order of writes: the frame, then (when it completes a segment) the segment, then the state that
       counts it. Each file is written atomically (:mod:`dreamvid.fileio`), so after Ctrl-C,
       ``kill -9`` or a power cut the state never counts a frame that is not on disk. Whatever lies beyond
@@ -53,15 +57,21 @@ from dreamvid.fileio import atomic_write, fsync_path, remove_stale_parts
 from dreamvid.images import read_image, write_image
 from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
-__all__ = ["SEGMENT_FRAMES", "Checkpoint", "CheckpointFound", "checkpoint_dir", "file_identity", "frames_kept",
-           "work_done"]
+__all__ = ["Checkpoint", "CheckpointFound", "auto_segment_frames", "checkpoint_dir", "file_identity",
+           "frames_kept", "work_done"]
 
 log = logging.getLogger(__name__)
 
-SEGMENT_FRAMES = 60
-"""Frames per encoded segment of an MP4/WebM output: a keyframe every 60 frames, at most 59 PNGs pending."""
+SEGMENT_FRAMES_MIN = 60
+"""Fewest frames per encoded segment of an MP4/WebM output (frames of 4K and more)."""
 
-LAYOUT = 1
+SEGMENT_FRAMES_MAX = 250
+"""Most frames per segment: x264's default keyframe interval, so a segment adds no keyframe x264 would not."""
+
+PENDING_BYTES = 1_600_000_000
+"""Raw RGB bytes of the frames a segment may keep as PNG before it is encoded (250 frames of 1920×1080)."""
+
+LAYOUT = 2
 """Version of the folder layout; part of every identity, so a checkpoint of another layout is refused."""
 
 _RENDER = "render.json"
@@ -70,6 +80,18 @@ _FRAME_RE = re.compile(r"frame_(\d{6})\.png")
 _SEGMENT_RE = re.compile(r"seg_(\d{6})\.(mp4|webm)")
 _KEPT_RE = re.compile(r"(\w+)\.npy")
 _ENTRIES_RE = re.compile(r"render\.json|state\.npz|frames|segments|kept")
+
+
+def auto_segment_frames(width: int, height: int) -> int:
+    """Frames per encoded segment of a ``width × height`` MP4/WebM render: as many as :data:`PENDING_BYTES`
+    of raw frames, from :data:`SEGMENT_FRAMES_MIN` to :data:`SEGMENT_FRAMES_MAX`.
+
+    Example:
+        >>> auto_segment_frames(1920, 1080), auto_segment_frames(3840, 2160), auto_segment_frames(7680, 3840)
+        (250, 64, 60)
+    """
+    fits = PENDING_BYTES // max(1, 3 * width * height)
+    return int(max(SEGMENT_FRAMES_MIN, min(SEGMENT_FRAMES_MAX, fits)))
 
 
 class CheckpointFound(CheckpointError):
@@ -157,10 +179,12 @@ class Checkpoint:
             and ``crf`` (used for the segments too), ``audio_from``, ``audio_start``, ``inputs``, ...
         resume: continue the checkpoint of an earlier render (start from the first frame if there is none).
         restart: delete the checkpoint of an earlier render and start over.
+        segment_frames: frames per encoded segment (MP4/WebM); 0: :func:`auto_segment_frames` of the size.
 
     Attributes:
         frames_done: frames recorded by the last :meth:`save` (restored when resuming).
         state: the arrays of the last :meth:`save` (restored when resuming; empty when starting).
+        segment_frames: frames per encoded segment (MP4/WebM; ``segment_frames`` or :func:`auto_segment_frames`).
 
     Raises:
         CheckpointFound: a checkpoint exists and neither ``resume`` nor ``restart`` is set.
@@ -193,6 +217,7 @@ class Checkpoint:
         writer: Mapping[str, Any],
         resume: bool = False,
         restart: bool = False,
+        segment_frames: int = 0,
     ) -> None:
         if resume and restart:
             raise CheckpointError("--resume and --restart exclude each other; give one of them")
@@ -205,6 +230,8 @@ class Checkpoint:
         self.state: dict[str, np.ndarray] = {}
         self._writer = dict(writer)
         self._segmented = self.format in ("mp4", "webm")
+        size = self._writer.get("size")
+        self.segment_frames = segment_frames or (auto_segment_frames(*size) if size else SEGMENT_FRAMES_MIN)
         self._written = 0  # frames written, counted by the next save()
         self._encoded: list[Path] = []  # frames now in a segment, deleted after the next save()
         self._created = False
@@ -233,8 +260,8 @@ class Checkpoint:
         index = self._written
         write_image(self._frame_path(index), frame)
         self._written += 1
-        if self._segmented and self._written % SEGMENT_FRAMES == 0:
-            self._encode_segment(index // SEGMENT_FRAMES)
+        if self._segmented and self._written % self.segment_frames == 0:
+            self._encode_segment(index // self.segment_frames)
 
     def save(self, state: Mapping[str, np.ndarray]) -> None:
         """Record (atomically) that the frames written so far are done, and ``state``: what the next one needs."""
@@ -277,8 +304,8 @@ class Checkpoint:
         if self._written != self.frames_done:
             raise ValueError("save() the state after the last write() before finish()")
         if self._segmented:
-            count = -(-self._written // SEGMENT_FRAMES)
-            if self._written % SEGMENT_FRAMES:
+            count = -(-self._written // self.segment_frames)
+            if self._written % self.segment_frames:
                 self._encode_segment(count - 1)
             segments = [self._segment_path(s) for s in range(count)]
             return SegmentJoiner(self.output, **self._writer).join(segments, frames=self._written)
@@ -344,12 +371,13 @@ class Checkpoint:
                 raise CheckpointError(f"the checkpoint {self.folder} is damaged ({_STATE} is unreadable); add "
                                       "--restart to start over") from None
         done = self.frames_done
-        pending = done // SEGMENT_FRAMES * SEGMENT_FRAMES if self._segmented else 0  # first frame not in a segment
+        n = self.segment_frames
+        pending = done // n * n if self._segmented else 0  # first frame not in a segment
         _prune(self.folder / "frames", _FRAME_RE, lambda k: pending <= k < done)
-        _prune(self.folder / "segments", _SEGMENT_RE, lambda s: s < done // SEGMENT_FRAMES and self._segmented)
+        _prune(self.folder / "segments", _SEGMENT_RE, lambda s: s < done // n and self._segmented)
         _prune(self.folder / "kept", _KEPT_RE, None)
         _prune(self.folder, _ENTRIES_RE, None)
-        segments = done // SEGMENT_FRAMES if self._segmented else 0
+        segments = done // n if self._segmented else 0
         problems = chain((self._frame_problem(self._frame_path(k)) for k in range(pending, done)),
                          (_segment_problem(self._segment_path(n)) for n in range(segments)),
                          (_array_problem(Path(entry.path)) for entry in _entries(self.folder / "kept")))
@@ -391,7 +419,8 @@ class Checkpoint:
 
     def _encode_segment(self, segment: int) -> None:
         """Encode the kept frames of ``segment`` into its file (atomically), to delete them after the next save."""
-        first, end = segment * SEGMENT_FRAMES, min((segment + 1) * SEGMENT_FRAMES, self._written)
+        n = self.segment_frames
+        first, end = segment * n, min((segment + 1) * n, self._written)
         options = {key: self._writer[key] for key in ("fps", "size", "crf") if key in self._writer}
         with VideoWriter(self._segment_path(segment), **options) as writer:
             for index in range(first, end):

