@@ -549,7 +549,10 @@ def _differences(recorded: Mapping[str, object], current: Mapping[str, object]) 
         old, new = recorded.get(key), current.get(key)
         if old == new:
             continue
-        if isinstance(old, dict) and isinstance(new, dict) and old.get("path") == new.get("path"):
+        if key == "checkpoint":
+            parts.append(f"the checkpoint's layout (version {_show(old)}, written by another dreamvid; this one "
+                         f"writes version {_show(new)})")
+        elif isinstance(old, dict) and isinstance(new, dict) and old.get("path") == new.get("path"):
             same = all(old.get(k) == new.get(k) for k in ("size", "mtime_ns"))
             how = ": its content, not its size or time" if same and "content" in old else ""
             parts.append(f"{key} (the file {new.get('path')} changed since{how})")

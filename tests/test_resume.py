@@ -338,3 +338,16 @@ def test_auto_segment_frames_follow_the_frame_size():
     assert checkpoints.auto_segment_frames(1920, 1080) == 250  # 1.6 GB of raw frames
     assert checkpoints.auto_segment_frames(2560, 1440) == 144
     assert checkpoints.auto_segment_frames(7680, 3840) == 60  # never fewer than 60
+
+
+def test_a_checkpoint_of_another_layout_says_so(tmp_path, monkeypatch):
+    """A checkpoint written by a dreamvid with another folder layout is refused, and the message says why."""
+    out, writer = tmp_path / "a.mp4", {"fps": Fraction(25), "size": (64, 48)}
+    monkeypatch.setattr(checkpoints, "LAYOUT", 1)
+    with Checkpoint(out, identity={"k": 1}, writer=writer) as checkpoint:
+        checkpoint.write(np.zeros((48, 64, 3), np.uint8))
+        checkpoint.save({})
+    monkeypatch.setattr(checkpoints, "LAYOUT", 2)
+    with pytest.raises(CheckpointError, match=r"the checkpoint's layout \(version 1, written by another dreamvid; "
+                                              r"this one writes version 2\); .* add --restart to start over"):
+        Checkpoint(out, identity={"k": 1}, writer=writer, resume=True)
