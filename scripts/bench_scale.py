@@ -283,19 +283,28 @@ def finish(options: argparse.Namespace, targets: Targets, join_clip: Path) -> in
 
 
 def driver_seconds(clip: Path) -> float:
-    """The driver's own seconds a 1080p frame: finding cuts and compressing it for a task (decoding not counted)."""
+    """The driver's own seconds a 1080p frame: finding cuts and compressing it for a task (decoding not
+    counted), compressing on every core of this machine as a driver with the cluster elsewhere does."""
+    import os
+
     import cv2
 
-    from dreamvid.scale.chunk import pack
+    from dreamvid.scale.chunk import pack_frames
+    from dreamvid.scale.clip import driver_threads
     from dreamvid.scale.driver import find_cuts
     from dreamvid.video import read_frames
 
     frames = [cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_CUBIC) for f in read_frames(clip, frames=48)]
+    threads = driver_threads(0, 0, "elsewhere")
     started = time.perf_counter()
     find_cuts(iter(frames), method="dis")
-    for frame in frames:
-        pack(frame)
-    return (time.perf_counter() - started) / len(frames)
+    cuts = time.perf_counter() - started
+    for _ in pack_frames(iter(frames), threads=threads):
+        pass
+    total = time.perf_counter() - started
+    print(f"driver per 1080p frame: cuts {cuts / len(frames):.3f} s, compression {(total - cuts) / len(frames):.3f} s "
+          f"on {threads} thread{'s' * (threads != 1)} ({os.cpu_count()} cores)")
+    return total / len(frames)
 
 
 def cost_model(options: argparse.Namespace, targets: Targets, *, driver: float) -> None:

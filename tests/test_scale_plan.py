@@ -131,3 +131,36 @@ def test_without_ray_workers_say_how_to_install_it(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where it is not installed
     with pytest.raises(ConfigError, match=r"pip install 'dreamvid\[cluster\]'"):
         Cluster(2, 1)
+
+
+def test_pack_frames_in_order_with_bounded_read_ahead():
+    """The driver compresses frames on several threads: same bytes, same order, a few frames read ahead."""
+    import numpy as np
+
+    from dreamvid.scale.chunk import pack, pack_frames
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(20)]
+    pulled = []
+
+    def source():
+        for k, frame in enumerate(frames):
+            pulled.append(k)
+            yield frame
+
+    out = []
+    for data in pack_frames(source(), threads=3):
+        out.append(data)
+        assert len(pulled) <= len(out) + 2 * 3  # never more than 2 x threads frames ahead
+    assert out == [pack(frame) for frame in frames]
+    assert list(pack_frames(iter(frames[:3]), threads=1)) == [pack(frame) for frame in frames[:3]]
+
+
+def test_driver_threads():
+    import os
+
+    from dreamvid.scale.clip import driver_threads
+
+    cores = os.cpu_count() or 1
+    assert driver_threads(4, 8, "auto") == cores  # the tasks run elsewhere
+    assert driver_threads(cores, 1, None) == 1  # local tasks hold every core

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -38,7 +40,7 @@ from dreamvid.scale.plan import Chunk
 from dreamvid.timeline import Timeline
 from dreamvid.video import VideoWriter
 
-__all__ = ["ChunkJob", "ChunkResult", "chunk_rng", "pack", "render_chunk", "unpack"]
+__all__ = ["ChunkJob", "ChunkResult", "chunk_rng", "pack", "pack_frames", "render_chunk", "unpack"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,29 @@ def pack(frame: np.ndarray) -> bytes:
     if not ok:
         raise ValueError(f"cannot compress a frame of shape {frame.shape}")
     return data.tobytes()
+
+
+def pack_frames(frames: Iterable[np.ndarray], *, threads: int) -> Iterator[bytes]:
+    """:func:`pack` each of ``frames`` on ``threads`` threads (PNG compression releases the GIL), in order.
+
+    At most ``2 · threads`` frames are read ahead, so memory stays bounded however long the clip.
+
+    Example:
+        >>> frames = [np.full((2, 3, 3), k, np.uint8) for k in range(5)]
+        >>> [int(unpack(data)[0, 0, 0]) for data in pack_frames(iter(frames), threads=2)]
+        [0, 1, 2, 3, 4]
+    """
+    if threads <= 1:
+        yield from map(pack, frames)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="dreamvid-pack") as pool:
+        pending: deque[Future[bytes]] = deque()
+        for frame in frames:
+            pending.append(pool.submit(pack, frame))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def unpack(data: bytes) -> np.ndarray:

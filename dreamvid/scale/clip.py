@@ -12,6 +12,7 @@ marker written last, so a resumed render renders only the chunks without one.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import deque
@@ -25,13 +26,13 @@ import numpy as np
 from dreamvid.checkpoint import Checkpoint
 from dreamvid.errors import InputError
 from dreamvid.programs import VideoRecipe
-from dreamvid.scale.chunk import ChunkJob, ChunkResult, pack, unpack
+from dreamvid.scale.chunk import ChunkJob, ChunkResult, pack_frames, unpack
 from dreamvid.scale.driver import Cluster, blend, find_cuts, run_chunks
 from dreamvid.scale.plan import Chunk, fade_weight, plan_chunks
 from dreamvid.timeline import Timeline
 from dreamvid.video import SegmentJoiner, VideoWriter, output_format
 
-__all__ = ["ChunkPlan", "chunk_threads", "make_plan", "render_chunks"]
+__all__ = ["ChunkPlan", "chunk_threads", "driver_threads", "make_plan", "render_chunks"]
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,34 @@ def chunk_threads(threads: int, workers: int) -> int:
     return threads or max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
+def driver_threads(workers: int, threads: int, address: str | None) -> int:
+    """Threads the driver compresses frames on: every core with a cluster elsewhere (``address``), else the
+    cores the local tasks (``workers`` × ``threads``) leave free, at least one.
+
+    Example:
+        >>> driver_threads(2, 1, None) == max(1, (os.cpu_count() or 1) - 2)
+        True
+    """
+    cores = os.cpu_count() or 1
+    return cores if address is not None else max(1, cores - workers * threads)
+
+
 def _jobs(plan: ChunkPlan, frames: Iterator[np.ndarray], make: Callable[[Chunk, list[bytes]], ChunkJob],
-          skip: set[int]) -> Iterator[ChunkJob]:
-    """The jobs of the chunks not in ``skip``, each with its source frames, reading ``frames`` once."""
+          skip: set[int], *, threads: int = 1) -> Iterator[ChunkJob]:
+    """The jobs of the chunks not in ``skip``, each with its source frames, reading ``frames`` once and
+    compressing them on ``threads`` threads."""
     window: deque[tuple[int, bytes]] = deque()  # (index, packed frame) from the earliest warm-up still ahead
     todo = [c for c in plan.chunks if c.index not in skip]
+    last = todo[-1].end if todo else 0
+    packed = pack_frames(itertools.islice(frames, last), threads=threads)
     position = 0
     for chunk in todo:
         while position < chunk.end:
-            frame = next(frames, None)
-            if frame is None:
+            data = next(packed, None)
+            if data is None:
                 raise InputError(f"the input ended at frame {position}, but the plan has {plan.frames} frames; "
                                  "the input changed while rendering: render again with --restart")
-            window.append((position, pack(frame)))
+            window.append((position, data))
             position += 1
         while window and window[0][0] < chunk.warm:
             window.popleft()
@@ -198,7 +214,8 @@ def render_chunks(
         cluster = Cluster(workers, threads, address)
         try:
             before = sum(c.end - c.start for c in plan.chunks if c.index in done)
-            run_chunks(cluster, _jobs(plan, frames, make, done), keep=lambda job, result: _keep(checkpoint, job, result),
+            jobs = _jobs(plan, frames, make, done, threads=driver_threads(workers, threads, address))
+            run_chunks(cluster, jobs, keep=lambda job, result: _keep(checkpoint, job, result),
                        frames_before=before, total=plan.frames, gpu=gpu, progress=progress, stop=stop)
         finally:
             cluster.close()
