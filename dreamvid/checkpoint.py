@@ -379,7 +379,7 @@ class Checkpoint:
         _prune(self.folder, _ENTRIES_RE, None)
         segments = done // n if self._segmented else 0
         problems = chain((self._frame_problem(self._frame_path(k)) for k in range(pending, done)),
-                         (_segment_problem(self._segment_path(n)) for n in range(segments)),
+                         (_segment_problem(self._segment_path(s)) for s in range(segments)),
                          (_array_problem(Path(entry.path)) for entry in _entries(self.folder / "kept")))
         problem = next((found for found in problems if found is not None), None)  # stops at the first
         if problem is not None:

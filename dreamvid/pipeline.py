@@ -328,8 +328,7 @@ def _render_chunked(config: Config, input: str | os.PathLike, output: str | os.P
         "threads per task": threads})
     writer = dict(fps=info.fps, size=size, audio_from=sound, audio_start=sound_start, audio_duration=sound_duration,
                   crf=config.video.crf, inputs=[input], spherical=spherical_for(config, layout))
-    with Checkpoint(output, identity=identity, resume=resume, restart=restart,
-                            segment_frames=config.video.segment_frames, writer=writer) as checkpoint:
+    with Checkpoint(output, identity=identity, resume=resume, restart=restart, writer=writer) as checkpoint:
         out = render_chunks(checkpoint, plan, video_recipe(config, layout, fps=float(info.fps)), timeline,
                             _chain(first, reader), writer=writer, fps=info.fps, crf=config.video.crf, threads=threads,
                             workers=config.scale.workers or 1, address=config.scale.address or None,
